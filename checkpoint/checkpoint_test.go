@@ -1,0 +1,343 @@
+package checkpoint
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"cardbatch/billing"
+)
+
+func openTemp(t *testing.T) (*Store, string) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "run.checkpoint.db")
+	s, err := Open(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s, path
+}
+
+func startRun(t *testing.T, s *Store) {
+	t.Helper()
+	err := s.StartRun(context.Background(), Run{InputPath: "in.csv", InputSize: 10, InputModTime: time.Unix(100, 5),
+		InputHash: "abc", Settings: "[]", SettingsHash: "h", KeyCheck: "k", TotalRows: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestOpenWALModeAndFileMode(t *testing.T) {
+	s, path := openTemp(t)
+	var jm string
+	if err := s.db.QueryRow(`PRAGMA journal_mode`).Scan(&jm); err != nil || jm != "wal" {
+		t.Fatalf("journal_mode = %q, %v; want wal", jm, err)
+	}
+	st, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Mode().Perm() != 0o600 {
+		t.Fatalf("checkpoint mode %o, want 600", st.Mode().Perm())
+	}
+	// Reopening an existing checkpoint keeps the schema and works.
+	s2, err := Open(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s2.Close()
+	if _, err := Open(context.Background(), filepath.Join(t.TempDir(), "missing", "x.db")); err == nil ||
+		!strings.Contains(err.Error(), "does not exist") {
+		t.Fatalf("missing folder: %v", err)
+	}
+}
+
+func TestRunRoundTripAndRestart(t *testing.T) {
+	s, _ := openTemp(t)
+	ctx := context.Background()
+	if r, err := s.LoadRun(ctx); err != nil || r != nil {
+		t.Fatalf("empty checkpoint: %v %v", r, err)
+	}
+	startRun(t, s)
+	r, err := s.LoadRun(ctx)
+	if err != nil || r == nil {
+		t.Fatal(r, err)
+	}
+	if r.InputHash != "abc" || r.InputSize != 10 || !r.InputModTime.Equal(time.Unix(100, 5)) || r.TotalRows != -1 {
+		t.Fatalf("run = %+v", r)
+	}
+	n, _, err := s.BeginAttempt(ctx)
+	if err != nil || n != 1 {
+		t.Fatal(n, err)
+	}
+	w, _ := s.NewWriter(ctx, n)
+	w.Record(RowRecord{Idx: 0, State: OK, Result: "0"}, &CallRecord{Billing: billing.Charged, Result: "0", HTTPStatus: 200})
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// StartRun again wipes rows and attempts.
+	startRun(t, s)
+	sum, err := s.Summary(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.APICalls != 0 || sum.Done != 0 || len(sum.Attempts) != 0 {
+		t.Fatalf("after restart: %+v", sum)
+	}
+}
+
+func TestWriterCountsAndSummary(t *testing.T) {
+	s, _ := openTemp(t)
+	ctx := context.Background()
+	startRun(t, s)
+	n, _, _ := s.BeginAttempt(ctx)
+	w, err := s.NewWriter(ctx, n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := NewHasher([]byte("0123456789abcdef0123"))
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(w.MarkPending(ctx, 0, h.Sum("6222020200112233445")))
+	// Row 0: busy, then 429, then ok.
+	must(w.Record(RowRecord{Idx: 0, State: Pending, Attempts: 1}, &CallRecord{Billing: billing.Free, Result: "-2", HTTPStatus: 200}))
+	must(w.Record(RowRecord{Idx: 0, State: Pending, Attempts: 2}, &CallRecord{Billing: billing.Free, HTTPStatus: 429}))
+	must(w.Record(RowRecord{Idx: 0, State: OK, Result: "0", Description: "Query successful",
+		AccountBank: "Industrial and Commercial Bank of China", AccountType: 1, Billing: billing.Charged, Attempts: 3},
+		&CallRecord{Billing: billing.Charged, Result: "0", HTTPStatus: 200}))
+	// Row 1: a duplicate of row 0; row 2 invalid; row 3 not found; row 4 timeout then failed; row 5 unknown code.
+	must(w.Record(RowRecord{Idx: 1, State: Duplicate, DupOf: 0}, nil))
+	must(w.Record(RowRecord{Idx: 2, State: Invalid, Error: "fails the Luhn check"}, nil))
+	must(w.Record(RowRecord{Idx: 3, State: NotFound, Result: "-1", Billing: billing.Charged, Attempts: 1},
+		&CallRecord{Billing: billing.Charged, Result: "-1", HTTPStatus: 200}))
+	must(w.Record(RowRecord{Idx: 4, State: Failed, Attempts: 1, Error: "timeout"}, &CallRecord{Billing: billing.Unknown}))
+	must(w.Record(RowRecord{Idx: 5, State: Unknown, Result: "-5", Billing: billing.Charged, Attempts: 1},
+		&CallRecord{Billing: billing.Unknown, Result: "-5", HTTPStatus: 200}))
+	// A call that never left (connection refused) is not counted.
+	must(w.Record(RowRecord{Idx: 6, State: Failed, Attempts: 1}, &CallRecord{Billing: billing.None}))
+	must(w.Close())
+	must(s.SetTotalRows(ctx, 8))
+
+	sum, err := s.Summary(ctx)
+	must(err)
+	checks := []struct {
+		name      string
+		got, want int64
+	}{
+		{"rows", int64(sum.Rows), 8},
+		{"api_calls", sum.APICalls, 6},
+		{"charged_calls", sum.ChargedCalls, 3}, // 0, -1 and the undocumented -5
+		{"free_calls", sum.FreeCalls, 2},       // -2 and 429
+		{"in_doubt", sum.InDoubt, 1},           // the timeout
+		{"unknown_result_calls", sum.UnknownCalls, 1},
+		{"invalid", int64(sum.Invalid), 1},
+		{"duplicates", int64(sum.Duplicates), 1},
+		{"failed", int64(sum.Failed), 2},   // rows 4 and 6
+		{"skipped", int64(sum.Skipped), 1}, // row 7 never recorded
+		{"done", int64(sum.Done), 5},
+		{"by_result 0", sum.ByResult["0"], 1},
+		{"by_result -2", sum.ByResult["-2"], 1},
+		{"by_result -5", sum.ByResult["-5"], 1},
+		{"by_http_status 429", sum.ByHTTPStatus["429"], 1},
+		{"by_bank ICBC", int64(sum.ByBank["Industrial and Commercial Bank of China"]), 2}, // row 0 and its duplicate
+		{"by_card_type debit", int64(sum.ByCardType["debit"]), 2},
+	}
+	for _, c := range checks {
+		if c.got != c.want {
+			t.Errorf("%s = %d, want %d", c.name, c.got, c.want)
+		}
+	}
+	if len(sum.Attempts) != 1 || sum.Attempts[0].ChargedCalls != 3 {
+		t.Errorf("attempts = %+v", sum.Attempts)
+	}
+
+	// Scan gives rows in order with the duplicate carrying row 0's answer.
+	var got []string
+	must(s.Scan(ctx, func(a *Answered) error {
+		got = append(got, string(a.State)+":"+a.Result+":"+a.AccountBank)
+		if a.Idx == 1 && (a.DupOf != 0 || a.OrigState != OK || a.Billing != billing.None) {
+			t.Errorf("duplicate row: %+v", a)
+		}
+		return nil
+	}))
+	want := []string{"ok:0:Industrial and Commercial Bank of China", "duplicate:0:Industrial and Commercial Bank of China",
+		"invalid::", "not_found:-1:", "failed::", "unknown_result:-5:", "failed::"}
+	if strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Errorf("scan:\n got %v\nwant %v", got, want)
+	}
+
+	done, err := s.Done(ctx)
+	must(err)
+	for i, want := range []bool{true, true, true, true, false, true, false, false} {
+		if done.Has(i) != want {
+			t.Errorf("done[%d] = %v, want %v", i, done.Has(i), want)
+		}
+	}
+}
+
+func TestPendingRowsBecomeInDoubt(t *testing.T) {
+	s, path := openTemp(t)
+	ctx := context.Background()
+	startRun(t, s)
+	n, _, _ := s.BeginAttempt(ctx)
+	w, _ := s.NewWriter(ctx, n)
+	for i := 0; i < 3; i++ {
+		if err := w.MarkPending(ctx, i, []byte{byte(i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	w.Record(RowRecord{Idx: 0, State: OK, Result: "0", Billing: billing.Charged}, &CallRecord{Billing: billing.Charged, Result: "0", HTTPStatus: 200})
+	w.Close()
+	s.Close() // the process "dies" with rows 1 and 2 pending
+
+	s2, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s2.Close()
+	n2, inDoubt, err := s2.BeginAttempt(ctx)
+	if err != nil || n2 != 2 || inDoubt != 2 {
+		t.Fatalf("BeginAttempt = %d, %d, %v; want 2, 2", n2, inDoubt, err)
+	}
+	sum, _ := s2.Summary(ctx)
+	if sum.InDoubt != 2 || sum.Attempts[0].Outcome != "killed" || sum.Attempts[0].InDoubt != 2 {
+		t.Fatalf("summary after crash: in_doubt %d, attempts %+v", sum.InDoubt, sum.Attempts)
+	}
+	done, _ := s2.Done(ctx)
+	if !done.Has(0) || done.Has(1) || done.Has(2) {
+		t.Fatal("in-doubt rows must be re-sent, the answered one not")
+	}
+	// A second BeginAttempt finds nothing pending any more.
+	if _, again, _ := s2.BeginAttempt(ctx); again != 0 {
+		t.Fatalf("in doubt counted twice: %d", again)
+	}
+}
+
+func TestWriterConcurrentAndDurable(t *testing.T) {
+	s, path := openTemp(t)
+	ctx := context.Background()
+	startRun(t, s)
+	n, _, _ := s.BeginAttempt(ctx)
+	w, _ := s.NewWriter(ctx, n)
+	var wg sync.WaitGroup
+	const workers, per = 32, 200
+	for g := 0; g < workers; g++ {
+		wg.Add(1)
+		go func(g int) {
+			defer wg.Done()
+			for i := 0; i < per; i++ {
+				idx := g*per + i
+				if err := w.MarkPending(ctx, idx, nil); err != nil {
+					t.Error(err)
+					return
+				}
+				// The pending mark is durable: another connection sees it.
+				w.Record(RowRecord{Idx: idx, State: OK, Result: "0", Billing: billing.Charged},
+					&CallRecord{Billing: billing.Charged, Result: "0", HTTPStatus: 200})
+			}
+		}(g)
+	}
+	wg.Wait()
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	ro, err := OpenReadOnly(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ro.Close()
+	sum, err := ro.Summary(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.ChargedCalls != workers*per || sum.Done != workers*per {
+		t.Fatalf("charged %d done %d, want %d", sum.ChargedCalls, sum.Done, workers*per)
+	}
+	if err := w.Record(RowRecord{Idx: 1}, nil); err == nil {
+		t.Fatal("Record after Close must fail")
+	}
+}
+
+func TestKeyFile(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "c.db.key")
+	t.Setenv(KeyEnv, "")
+	if _, err := LoadKey(p, false); err == nil {
+		t.Fatal("missing key without create must fail")
+	}
+	k1, err := LoadKey(p, true)
+	if err != nil || len(k1) != 32 {
+		t.Fatal(k1, err)
+	}
+	st, _ := os.Stat(p)
+	if st.Mode().Perm() != 0o600 {
+		t.Fatalf("key mode %o", st.Mode().Perm())
+	}
+	k2, err := LoadKey(p, true)
+	if err != nil || !bytes.Equal(k1, k2) {
+		t.Fatal("key must be stable", err)
+	}
+	os.Chmod(p, 0o644)
+	if _, err := LoadKey(p, true); err == nil || !strings.Contains(err.Error(), "chmod 600") {
+		t.Fatalf("readable key must be refused: %v", err)
+	}
+	t.Setenv(KeyEnv, "a-long-enough-secret-value")
+	k3, err := LoadKey(p, true)
+	if err != nil || string(k3) != "a-long-enough-secret-value" {
+		t.Fatal(k3, err)
+	}
+	if KeyCheck(k1) == KeyCheck(k3) {
+		t.Fatal("different keys must have different checks")
+	}
+}
+
+func TestNoCardNumberStored(t *testing.T) {
+	s, path := openTemp(t)
+	ctx := context.Background()
+	startRun(t, s)
+	n, _, _ := s.BeginAttempt(ctx)
+	w, _ := s.NewWriter(ctx, n)
+	h := NewHasher([]byte("0123456789abcdef0123"))
+	cards := []string{"6222020200112233445", "6228480402564890018", "4147202001234563"}
+	for i, c := range cards {
+		w.MarkPending(ctx, i, h.Sum(c))
+		w.Record(RowRecord{Idx: i, CardHMAC: h.Sum(c), State: OK, Result: "0"}, &CallRecord{Billing: billing.Charged, Result: "0", HTTPStatus: 200})
+	}
+	w.Close()
+	s.Close()
+	for _, suffix := range []string{"", "-wal", "-shm"} {
+		b, err := os.ReadFile(path + suffix)
+		if err != nil {
+			continue
+		}
+		for _, c := range cards {
+			if bytes.Contains(b, []byte(c)) {
+				t.Fatalf("card found in %s", path+suffix)
+			}
+		}
+	}
+}
+
+func TestBitset(t *testing.T) {
+	var b Bitset
+	for _, i := range []int{0, 63, 64, 1000} {
+		b.Set(i)
+	}
+	if !b.Has(63) || !b.Has(64) || b.Has(65) || !b.Has(1000) || b.Has(-1) || b.Len() != 4 {
+		t.Fatal("bitset")
+	}
+	var nilSet *Bitset
+	if nilSet.Has(3) {
+		t.Fatal("nil set has nothing")
+	}
+}

@@ -1,0 +1,301 @@
+package checkpoint
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync"
+
+	"cardbatch/billing"
+)
+
+// RowRecord is the state of one row after something happened to it.
+type RowRecord struct {
+	Idx         int
+	CardHMAC    []byte // nil for rows without a valid card
+	State       State
+	DupOf       int // for Duplicate: the index of the first row with the same card
+	Result      string
+	Description string
+	AccountBank string
+	AccountType int
+	Billing     billing.Class
+	Attempts    int // calls made for this row in this run, all attempts
+	HTTPStatus  int
+	Error       string
+}
+
+// CallRecord is the billing of one call, counted into the attempt.
+type CallRecord struct {
+	Billing    billing.Class // Charged, Free, Unknown (in doubt or undocumented code), None (never sent)
+	Result     string        // the answer's result code, "" when there was no answer
+	HTTPStatus int           // 0 when no response arrived
+}
+
+type op struct {
+	row     *RowRecord
+	call    *CallRecord
+	pending bool // row is a Pending mark: ack once durable
+	ack     chan error
+}
+
+// Writer owns every write of a run. Record never blocks for long (it blocks
+// only while the queue is full); MarkPending and Flush block until what they
+// carry is committed. All methods are safe for concurrent use. After a write
+// error every method returns it and nothing more is written.
+type Writer struct {
+	s       *Store
+	attempt int
+	ops     chan op
+	done    chan struct{}
+	mu      sync.Mutex
+	err     error
+	closed  bool
+	closeMu sync.RWMutex // held for reading while sending, for writing by Close
+
+	// counters of the attempt, owned by the writer goroutine
+	apiCalls, charged, free, inDoubt, unknown int64
+	byResult, byStatus                        map[string]int64
+}
+
+// NewWriter starts the writer goroutine for attempt n. Close it to stop it.
+func (s *Store) NewWriter(ctx context.Context, attempt int) (*Writer, error) {
+	w := &Writer{s: s, attempt: attempt, ops: make(chan op, 4096), done: make(chan struct{}),
+		byResult: map[string]int64{}, byStatus: map[string]int64{}}
+	// Continue the attempt's counters if it already has some (never, in
+	// practice: a writer per attempt).
+	var br, bs string
+	err := s.db.QueryRowContext(ctx, `SELECT api_calls, charged_calls, free_calls, in_doubt, unknown_calls, by_result, by_status
+		FROM attempts WHERE n = ?`, attempt).Scan(&w.apiCalls, &w.charged, &w.free, &w.inDoubt, &w.unknown, &br, &bs)
+	if err != nil {
+		return nil, fmt.Errorf("attempt %d: %w", attempt, err)
+	}
+	_ = json.Unmarshal([]byte(br), &w.byResult)
+	_ = json.Unmarshal([]byte(bs), &w.byStatus)
+	go w.loop()
+	return w, nil
+}
+
+// Record queues a row's new state and, when a call was made, that call's
+// billing. Both are committed in the same transaction.
+func (w *Writer) Record(r RowRecord, c *CallRecord) error {
+	return w.send(op{row: &r, call: c})
+}
+
+// MarkPending records that a call for row idx is about to be sent and
+// returns once that mark is durable.
+func (w *Writer) MarkPending(ctx context.Context, idx int, cardHMAC []byte) error {
+	ack := make(chan error, 1)
+	if err := w.send(op{row: &RowRecord{Idx: idx, CardHMAC: cardHMAC, State: Pending, Billing: billing.None}, pending: true, ack: ack}); err != nil {
+		return err
+	}
+	select {
+	case err := <-ack:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Flush returns once everything queued before it is committed.
+func (w *Writer) Flush() error {
+	ack := make(chan error, 1)
+	if err := w.send(op{ack: ack}); err != nil {
+		return err
+	}
+	return <-ack
+}
+
+// Err returns the first write error, if any.
+func (w *Writer) Err() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.err
+}
+
+// Close flushes what is queued, stops the writer and returns the first
+// write error. It is idempotent.
+func (w *Writer) Close() error {
+	w.closeMu.Lock()
+	if !w.closed {
+		w.closed = true
+		close(w.ops)
+	}
+	w.closeMu.Unlock()
+	<-w.done
+	return w.Err()
+}
+
+var errClosed = errors.New("checkpoint writer is closed")
+
+func (w *Writer) send(o op) (err error) {
+	if err := w.Err(); err != nil {
+		return err
+	}
+	w.closeMu.RLock()
+	defer w.closeMu.RUnlock()
+	if w.closed {
+		return errClosed
+	}
+	select {
+	case w.ops <- o:
+		return nil
+	case <-w.done:
+		if err := w.Err(); err != nil {
+			return err
+		}
+		return errClosed
+	}
+}
+
+const maxBatch = 4096
+
+func (w *Writer) loop() {
+	defer close(w.done)
+	batch := make([]op, 0, maxBatch)
+	for {
+		o, ok := <-w.ops
+		if !ok {
+			return
+		}
+		batch = append(batch[:0], o)
+	drain:
+		for len(batch) < maxBatch {
+			select {
+			case o, ok := <-w.ops:
+				if !ok {
+					break drain
+				}
+				batch = append(batch, o)
+			default:
+				break drain
+			}
+		}
+		err := w.commit(batch)
+		if err != nil {
+			w.mu.Lock()
+			if w.err == nil {
+				w.err = fmt.Errorf("checkpoint write: %w", err)
+			}
+			err = w.err
+			w.mu.Unlock()
+		}
+		for _, o := range batch {
+			if o.ack != nil {
+				o.ack <- err
+			}
+		}
+		if err != nil {
+			// Fail everything still queued, then stop.
+			for o := range w.ops {
+				if o.ack != nil {
+					o.ack <- err
+				}
+			}
+			return
+		}
+	}
+}
+
+const upsertRow = `INSERT INTO rows (idx, card_hmac, state, dup_of, result, description, account_bank, account_type,
+	billing, attempts, http_status, error, attempt_n) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+	ON CONFLICT(idx) DO UPDATE SET card_hmac = COALESCE(excluded.card_hmac, card_hmac), state = excluded.state,
+	dup_of = excluded.dup_of, result = excluded.result, description = excluded.description,
+	account_bank = excluded.account_bank, account_type = excluded.account_type, billing = excluded.billing,
+	attempts = excluded.attempts, http_status = excluded.http_status, error = excluded.error,
+	attempt_n = excluded.attempt_n`
+
+const markPending = `INSERT INTO rows (idx, card_hmac, state, attempt_n) VALUES (?, ?, 'pending', ?)
+	ON CONFLICT(idx) DO UPDATE SET state = 'pending', card_hmac = COALESCE(excluded.card_hmac, card_hmac),
+	attempt_n = excluded.attempt_n`
+
+func (w *Writer) commit(batch []op) error {
+	ctx := context.Background()
+	tx, err := w.s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	var up, pend *sql.Stmt
+	calls := false
+	for _, o := range batch {
+		if o.row != nil {
+			r := o.row
+			if o.pending {
+				if pend == nil {
+					if pend, err = tx.PrepareContext(ctx, markPending); err != nil {
+						return err
+					}
+					defer pend.Close()
+				}
+				if _, err := pend.Exec(r.Idx, r.CardHMAC, w.attempt); err != nil {
+					return err
+				}
+			} else {
+				if up == nil {
+					if up, err = tx.PrepareContext(ctx, upsertRow); err != nil {
+						return err
+					}
+					defer up.Close()
+				}
+				var dup any
+				if r.State == Duplicate {
+					dup = r.DupOf
+				}
+				bill := r.Billing
+				if bill == "" {
+					bill = billing.None
+				}
+				if _, err := up.Exec(r.Idx, r.CardHMAC, string(r.State), dup, r.Result, r.Description,
+					r.AccountBank, r.AccountType, string(bill), r.Attempts, r.HTTPStatus, r.Error, w.attempt); err != nil {
+					return err
+				}
+			}
+		}
+		if c := o.call; c != nil && c.Billing != billing.None {
+			calls = true
+			w.count(c)
+		}
+	}
+	if calls {
+		br, _ := json.Marshal(w.byResult)
+		bs, _ := json.Marshal(w.byStatus)
+		if _, err := tx.Exec(`UPDATE attempts SET api_calls = ?, charged_calls = ?, free_calls = ?, in_doubt = ?,
+			unknown_calls = ?, by_result = ?, by_status = ? WHERE n = ?`,
+			w.apiCalls, w.charged, w.free, w.inDoubt, w.unknown, string(br), string(bs), w.attempt); err != nil {
+			return err
+		}
+	}
+	return tx.Commit()
+}
+
+// count adds one sent call to the attempt's counters (writer goroutine only).
+func (w *Writer) count(c *CallRecord) {
+	w.apiCalls++
+	if c.Result != "" {
+		w.byResult[c.Result]++
+	}
+	if c.HTTPStatus != 200 {
+		key := "none"
+		if c.HTTPStatus != 0 {
+			key = strconv.Itoa(c.HTTPStatus)
+		}
+		w.byStatus[key]++
+	}
+	switch c.Billing {
+	case billing.Charged:
+		w.charged++
+	case billing.Free:
+		w.free++
+	case billing.Unknown:
+		if c.Result != "" { // an answer with an undocumented code: billed as charged
+			w.charged++
+			w.unknown++
+		} else { // no answer: in doubt
+			w.inDoubt++
+		}
+	}
+}

@@ -1,0 +1,441 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"cardbatch/cardapi"
+	"cardbatch/cardapi/sim"
+	"cardbatch/checkpoint"
+	"cardbatch/pipeline"
+	"cardbatch/sinks"
+	"cardbatch/sources"
+)
+
+// runFlags are the flags of `cardbatch run` (names are part of the contract).
+type runFlags struct {
+	input, output, column, sheet, checkpoint, summary string
+	endpoint, tokenFile, logFormat, encoding          string
+	simulate, dryRun, noProgress, noLuhn, restart     bool
+	maskOutput                                        bool
+	simFaults                                         string
+	simSeed                                           int64
+	rate                                              float64
+	burst, concurrency, retries                       int
+	timeout, retryBase                                time.Duration
+	maxCharged                                        int64
+}
+
+func (a *app) runFlagSet(f *runFlags) *flag.FlagSet {
+	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	fs.SetOutput(a.stderr)
+	fs.StringVar(&f.input, "input", "", "input `FILE`: .csv, .tsv, .txt (one card a line) or .xlsx; - reads CSV from stdin (required)")
+	fs.StringVar(&f.output, "output", "", "output `FILE`: .csv or .xlsx, written atomically (required)")
+	fs.StringVar(&f.column, "column", "", "the card column: header `NAME` or 1-based index (default: detected)")
+	fs.StringVar(&f.sheet, "sheet", "", "XLSX sheet `NAME` (default: the first sheet)")
+	fs.StringVar(&f.checkpoint, "checkpoint", "", "SQLite checkpoint `FILE` (default <output>.checkpoint.db)")
+	fs.StringVar(&f.summary, "summary", "", "billing summary JSON `FILE` (default <output>.summary.json)")
+	fs.StringVar(&f.endpoint, "endpoint", cardapi.DefaultEndpoint, "API base `URL`")
+	fs.BoolVar(&f.simulate, "simulate", false, "run against the built-in simulator in-process (no token, no network)")
+	fs.StringVar(&f.simFaults, "simulate-faults", "", "with --simulate: simulator flags as `k=v,...` (e.g. busy-prob=0.05,429-prob=0.02,latency=20ms)")
+	fs.Int64Var(&f.simSeed, "simulate-seed", 1, "with --simulate: the simulator's seed")
+	fs.Float64Var(&f.rate, "rate", 20, "requests per second, at most (0 = unlimited)")
+	fs.IntVar(&f.burst, "burst", 1, "token bucket burst for --rate")
+	fs.IntVar(&f.concurrency, "concurrency", 32, "requests in flight, at most")
+	fs.IntVar(&f.retries, "retries", 5, "attempts after the first for retryable failures")
+	fs.DurationVar(&f.timeout, "timeout", 30*time.Second, "per request")
+	fs.DurationVar(&f.retryBase, "retry-base", time.Second, "first retry delay (then doubled, capped at 16×, plus jitter)")
+	fs.BoolVar(&f.dryRun, "dry-run", false, "read, validate and count; send nothing; print what the run would cost")
+	fs.Int64Var(&f.maxCharged, "max-charged", -1, "stop before the run's charged calls exceed `N` (default unlimited)")
+	fs.BoolVar(&f.noProgress, "no-progress", false, "no progress bar (also off when stderr is not a terminal)")
+	fs.StringVar(&f.logFormat, "log-format", "text", "log lines on stderr: text or json")
+	fs.StringVar(&f.tokenFile, "token-file", "", "read the API token from `FILE` (mode 0600) instead of $ACEDATA_TOKEN")
+	fs.BoolVar(&f.noLuhn, "no-luhn", false, "send card numbers that fail the Luhn check anyway")
+	fs.BoolVar(&f.restart, "restart", false, "discard the checkpoint's run and start over")
+	fs.StringVar(&f.encoding, "encoding", "", "CSV text encoding: utf-8, gb18030, gbk or utf-16 (default: detected)")
+	fs.BoolVar(&f.maskOutput, "mask-output", false, "mask the card column in the output (first 6 and last 4 digits)")
+	return fs
+}
+
+// refuseTokenFlag rejects --token before flag parsing, so that its value is
+// never echoed in an error message.
+func refuseTokenFlag(args []string) error {
+	for _, a := range args {
+		if a == "--" {
+			break
+		}
+		name := strings.TrimLeft(a, "-")
+		if strings.HasPrefix(a, "-") && (name == "token" || strings.HasPrefix(name, "token=")) {
+			return usageErr("run does not take the API token as a flag (it would be visible in ps and shell history): " +
+				"set ACEDATA_TOKEN in the environment, or put it in a file only you can read and pass --token-file FILE")
+		}
+	}
+	return nil
+}
+
+func (a *app) cmdRun(ctx context.Context, args []string) int {
+	var f runFlags
+	fs := a.runFlagSet(&f)
+	if err := refuseTokenFlag(args); err != nil {
+		fmt.Fprintf(a.stderr, "cardbatch run: %v\n", err)
+		return exitUsage
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return exitOK
+		}
+		return exitUsage
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(a.stderr, "cardbatch run: unexpected argument %q (flags come as --name value)\n", fs.Arg(0))
+		return exitUsage
+	}
+	log, err := newLogger(a.stderr, f.logFormat)
+	if err != nil {
+		fmt.Fprintf(a.stderr, "cardbatch run: %v\n", err)
+		return exitUsage
+	}
+	code, err := a.run(ctx, &f, log)
+	if err != nil {
+		msg := redact(err.Error())
+		if f.logFormat == "json" {
+			log.Error(msg)
+		} else {
+			fmt.Fprintf(a.stderr, "cardbatch run: %s\n", msg)
+		}
+	}
+	return code
+}
+
+func (a *app) run(ctx context.Context, f *runFlags, log *slog.Logger) (int, error) {
+	if f.input == "" || f.output == "" {
+		return exitUsage, usageErr("--input and --output are required (see cardbatch run -h)")
+	}
+	if f.rate < 0 || f.concurrency < 1 || f.retries < 0 || f.timeout <= 0 || f.burst < 1 {
+		return exitUsage, usageErr("--rate must be >= 0, --concurrency and --burst >= 1, --retries >= 0, --timeout > 0")
+	}
+	outExt := strings.ToLower(filepath.Ext(f.output))
+	if outExt != ".csv" && outExt != ".xlsx" {
+		return exitUsage, usageErr("--output must end in .csv or .xlsx, not %q", filepath.Ext(f.output))
+	}
+	if f.input != "-" {
+		if same, _ := sameFile(f.input, f.output); same {
+			return exitUsage, usageErr("--output is the same file as --input: choose another output file (the input is never overwritten)")
+		}
+	}
+	if f.checkpoint == "" {
+		f.checkpoint = f.output + ".checkpoint.db"
+	}
+	if f.summary == "" {
+		f.summary = f.output + ".summary.json"
+	}
+
+	// The token is needed before anything is read.
+	token := ""
+	if !f.simulate && !f.dryRun {
+		t, err := loadToken(a.getenv, f.tokenFile)
+		if err != nil {
+			return exitUsage, err
+		}
+		token = t
+	}
+
+	outDir := filepath.Dir(f.output)
+	if st, err := os.Stat(outDir); err != nil || !st.IsDir() {
+		return exitUsage, usageErr("the output folder %s does not exist: create it first", outDir)
+	}
+	// A run-owned temporary folder (excelize spills large sheets there; stdin
+	// is spooled there). Leftovers of a killed run are cleared next time.
+	tmpDir, err := runTempDir(f.output)
+	if err != nil {
+		return exitFatal, err
+	}
+	defer os.RemoveAll(tmpDir)
+
+	inputPath := f.input
+	if f.input == "-" {
+		p, err := spoolStdin(a.stdin, tmpDir)
+		if err != nil {
+			return exitUsage, err
+		}
+		inputPath = p
+	}
+	srcOpts := sources.Options{Path: inputPath, Sheet: f.sheet, Column: f.column, Encoding: f.encoding, TmpDir: tmpDir}
+	if f.input == "-" {
+		srcOpts.Format = "csv"
+	}
+	openSource := func(ctx context.Context) (pipeline.Source, error) {
+		in, err := sources.Open(ctx, srcOpts)
+		if err != nil {
+			return nil, inputErr(err)
+		}
+		return in, nil
+	}
+	// Validate the input before any checkpoint, call or output exists.
+	probe, err := openSource(ctx)
+	if err != nil {
+		return exitUsage, err
+	}
+	if in, ok := probe.(sources.Input); ok {
+		for _, n := range in.Notes() {
+			log.Info("input: " + n)
+		}
+		log.Info("input opened", "file", f.input, "format", in.Format(), "card_column", in.Header()[in.CardColumn()],
+			"rows", in.TotalHint())
+	}
+	probe.Close()
+
+	settings := map[string]string{"column": f.column, "sheet": f.sheet, "encoding": f.encoding,
+		"luhn": strconv.FormatBool(!f.noLuhn)}
+	if f.simulate {
+		settings["endpoint"] = fmt.Sprintf("simulator seed %d %s", f.simSeed, f.simFaults)
+	} else {
+		settings["endpoint"] = f.endpoint
+	}
+
+	if f.dryRun {
+		return a.dryRun(ctx, f, inputPath, openSource, settings, log)
+	}
+
+	// The API: the real one, or the simulator on a loopback port in-process.
+	endpoint := f.endpoint
+	if f.simulate {
+		srv, addr, err := startSimulator(f.simSeed, f.simFaults)
+		if err != nil {
+			return exitUsage, err
+		}
+		defer srv.Close()
+		endpoint = "http://" + addr
+		log.Info("using the built-in simulator", "endpoint", endpoint)
+	}
+	client, err := cardapi.New(cardapi.Config{Endpoint: endpoint, Token: token, Timeout: f.timeout,
+		MaxConns: f.concurrency, UserAgent: "cardbatch/" + version})
+	if err != nil {
+		return exitUsage, usageErr("%v", err)
+	}
+	defer client.Close()
+
+	store, err := checkpoint.Open(ctx, f.checkpoint)
+	if err != nil {
+		return exitFatal, err
+	}
+	defer store.Close()
+	key, err := checkpoint.LoadKey(checkpoint.KeyPath(f.checkpoint), true)
+	if err != nil {
+		return exitFatal, err
+	}
+
+	mode := os.FileMode(0o600)
+	createSink := func(header []string, cardColumn int) (pipeline.Sink, error) {
+		return sinks.Create(sinks.Options{Path: f.output, Header: header, CardColumn: cardColumn, Mode: mode, TmpDir: tmpDir})
+	}
+
+	// First SIGINT/SIGTERM: stop dispatching, finish in-flight calls, flush.
+	// Second: stop at once (the checkpoint stays consistent).
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	stop := make(chan struct{})
+	if a.signals != nil {
+		go func() {
+			select {
+			case <-a.signals:
+			case <-runCtx.Done():
+				return
+			}
+			log.Warn("interrupted: finishing calls in flight and saving the checkpoint (interrupt again to stop at once)")
+			close(stop)
+			select {
+			case <-a.signals:
+				log.Warn("interrupted again: stopping now")
+				cancel()
+			case <-runCtx.Done():
+			}
+		}()
+	}
+
+	var reporter pipeline.Reporter
+	if a.stderrIsTerminal && !f.noProgress {
+		reporter = newBarReporter(a.stderr)
+	} else {
+		reporter = newLogReporter(log, 10*time.Second)
+	}
+
+	res, err := pipeline.Run(runCtx, pipeline.Config{
+		InputPath: inputPath, OpenSource: openSource, CreateSink: createSink, Store: store, Key: key,
+		Caller: client, Settings: settings, Restart: f.restart,
+		Rate: f.rate, Burst: f.burst, Concurrency: f.concurrency, Retries: f.retries,
+		RetryBase: f.retryBase, NoLuhn: f.noLuhn, MaxCharged: f.maxCharged, MaskOutput: f.maskOutput,
+		Stop: stop, Logger: log, Progress: reporter,
+	})
+	if err != nil {
+		var ue *pipeline.UsageError
+		var ie *sources.InputError
+		if errors.As(err, &ue) || errors.As(err, &ie) {
+			return exitUsage, err
+		}
+		return exitFatal, err
+	}
+	if err := sinks.WriteSummaryJSON(f.summary, res.Summary, 0o600); err != nil {
+		return exitFatal, fmt.Errorf("write summary: %w", err)
+	}
+	fmt.Fprintln(a.stderr)
+	_ = sinks.RenderTable(a.stderr, res.Summary)
+	switch res.Outcome {
+	case pipeline.Finished:
+		log.Info("done", "output", f.output, "summary", f.summary)
+		return exitOK, nil
+	case pipeline.FailedRows:
+		log.Warn("finished, but some rows have no final answer: run the same command again to retry only those",
+			"failed", res.Summary.Failed, "output", f.output)
+		return exitFailedRows, nil
+	case pipeline.Budget:
+		log.Warn("stopped at --max-charged: the remaining rows are marked skipped; run again with a higher cap to continue",
+			"max_charged", f.maxCharged, "charged", res.Summary.ChargedCalls, "output", f.output)
+		return exitBudget, nil
+	case pipeline.Fatal:
+		return exitFatal, res.Fatal
+	case pipeline.Interrupted:
+		log.Warn("interrupted: the checkpoint is saved; run the same command again to resume", "checkpoint", f.checkpoint)
+		return exitInterrupted, nil
+	}
+	return exitFatal, fmt.Errorf("unexpected outcome %q", res.Outcome)
+}
+
+// inputErr marks input problems as usage errors (exit 2).
+func inputErr(err error) error {
+	var ie *sources.InputError
+	if errors.As(err, &ie) {
+		return &exitError{code: exitUsage, err: err}
+	}
+	return err
+}
+
+// loadToken reads the token from --token-file or $ACEDATA_TOKEN. A token
+// file readable by others is refused, as ssh refuses such a key.
+func loadToken(getenv func(string) string, file string) (string, error) {
+	if file != "" {
+		st, err := os.Stat(file)
+		if err != nil {
+			return "", usageErr("--token-file: %v", err)
+		}
+		if st.Mode().Perm()&0o077 != 0 {
+			return "", usageErr("--token-file %s is readable by other users (mode %04o): run chmod 600 %s", file, st.Mode().Perm(), file)
+		}
+		b, err := os.ReadFile(file)
+		if err != nil {
+			return "", usageErr("--token-file: %v", err)
+		}
+		t := strings.TrimSpace(string(b))
+		if t == "" {
+			return "", usageErr("--token-file %s is empty", file)
+		}
+		return t, nil
+	}
+	if t := strings.TrimSpace(getenv("ACEDATA_TOKEN")); t != "" {
+		return t, nil
+	}
+	return "", usageErr("no API token: set ACEDATA_TOKEN (export ACEDATA_TOKEN=...) or pass --token-file FILE " +
+		"(a file only you can read); or try --simulate to run against the built-in simulator")
+}
+
+// runTempDir returns a fresh temporary folder beside the output, first
+// removing what an earlier killed run left there.
+func runTempDir(output string) (string, error) {
+	dir := filepath.Dir(output)
+	base := "." + filepath.Base(output) + ".cardbatch-tmp"
+	matches, _ := filepath.Glob(filepath.Join(dir, base+"-*"))
+	for _, m := range matches {
+		if st, err := os.Stat(m); err == nil && time.Since(st.ModTime()) > 0 {
+			if pidAlive(m) {
+				continue
+			}
+			os.RemoveAll(m)
+		}
+	}
+	d, err := os.MkdirTemp(dir, base+"-*")
+	if err != nil {
+		return "", fmt.Errorf("create temporary folder: %w", err)
+	}
+	_ = os.WriteFile(filepath.Join(d, "pid"), []byte(strconv.Itoa(os.Getpid())), 0o600)
+	return d, nil
+}
+
+// pidAlive reports whether the run that owns a temporary folder still runs.
+func pidAlive(dir string) bool {
+	b, err := os.ReadFile(filepath.Join(dir, "pid"))
+	if err != nil {
+		return false
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil || pid <= 0 || pid == os.Getpid() {
+		return false
+	}
+	_, err = os.Stat(fmt.Sprintf("/proc/%d", pid))
+	return err == nil
+}
+
+// spoolStdin copies standard input to a 0600 file so it can be read twice
+// and fingerprinted for resume.
+func spoolStdin(r io.Reader, dir string) (string, error) {
+	f, err := os.OpenFile(filepath.Join(dir, "stdin.csv"), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return "", err
+	}
+	if _, err := io.Copy(f, r); err != nil {
+		f.Close()
+		return "", fmt.Errorf("read standard input: %w", err)
+	}
+	return f.Name(), f.Close()
+}
+
+func sameFile(a, b string) (bool, error) {
+	sa, err := os.Stat(a)
+	if err != nil {
+		return false, err
+	}
+	sb, err := os.Stat(b)
+	if err != nil {
+		absA, _ := filepath.Abs(a)
+		absB, _ := filepath.Abs(b)
+		return absA == absB, nil
+	}
+	return os.SameFile(sa, sb), nil
+}
+
+// startSimulator serves the simulator on a loopback port in-process.
+func startSimulator(seed int64, faults string) (*http.Server, string, error) {
+	cfg := sim.Config{Seed: seed}
+	fs := flag.NewFlagSet("simulate-faults", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	sim.BindFlags(fs, &cfg) // defaults come from cfg, so the seed stays unless overridden
+	var args []string
+	for _, kv := range strings.Split(faults, ",") {
+		if kv = strings.TrimSpace(kv); kv != "" {
+			args = append(args, "--"+kv)
+		}
+	}
+	if err := fs.Parse(args); err != nil {
+		return nil, "", usageErr("--simulate-faults: %v", err)
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, "", usageErr("--simulate-faults: %v", err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, "", err
+	}
+	srv := &http.Server{Handler: sim.New(cfg), ReadHeaderTimeout: 10 * time.Second}
+	go srv.Serve(ln)
+	return srv, ln.Addr().String(), nil
+}

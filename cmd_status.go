@@ -1,0 +1,70 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"time"
+
+	"cardbatch/checkpoint"
+	"cardbatch/sinks"
+)
+
+// cmdStatus prints the progress and billing of a run from its checkpoint.
+// It opens the checkpoint read-only, so it can be used while a run writes.
+func (a *app) cmdStatus(ctx context.Context, args []string) int {
+	fs := flag.NewFlagSet("status", flag.ContinueOnError)
+	fs.SetOutput(a.stderr)
+	path := fs.String("checkpoint", "", "the run's checkpoint `FILE` (required)")
+	asJSON := fs.Bool("json", false, "print the billing summary as JSON on stdout")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return exitOK
+		}
+		return exitUsage
+	}
+	if *path == "" {
+		fmt.Fprintln(a.stderr, "cardbatch status: --checkpoint FILE is required (by default it is <output>.checkpoint.db)")
+		return exitUsage
+	}
+	store, err := checkpoint.OpenReadOnly(ctx, *path)
+	if err != nil {
+		fmt.Fprintf(a.stderr, "cardbatch status: %s\n", redact(err.Error()))
+		return exitUsage
+	}
+	defer store.Close()
+	run, err := store.LoadRun(ctx)
+	if err != nil {
+		fmt.Fprintf(a.stderr, "cardbatch status: %v\n", err)
+		return exitFatal
+	}
+	if run == nil {
+		fmt.Fprintf(a.stderr, "cardbatch status: %s holds no run yet\n", *path)
+		return exitFatal
+	}
+	sum, err := store.Summary(ctx)
+	if err != nil {
+		fmt.Fprintf(a.stderr, "cardbatch status: %v\n", err)
+		return exitFatal
+	}
+	if *asJSON {
+		enc := json.NewEncoder(a.stdout)
+		enc.SetIndent("", "  ")
+		_ = enc.Encode(sum)
+		return exitOK
+	}
+	state := "in progress or stopped (run the same command again to resume)"
+	if run.FinishedAt != nil {
+		state = "finished " + run.FinishedAt.Local().Format(time.RFC3339)
+	}
+	total := "unknown until the input has been read once"
+	if run.TotalRows >= 0 {
+		total = fmt.Sprint(run.TotalRows)
+	}
+	fmt.Fprintf(a.stdout, "checkpoint: %s\ninput:      %s (%d bytes)\nstarted:    %s\nstate:      %s\nrows:       %d done of %s\n\n",
+		*path, run.InputPath, run.InputSize, run.CreatedAt.Local().Format(time.RFC3339), state, sum.Done, total)
+	_ = sinks.RenderTable(a.stdout, sum)
+	return exitOK
+}

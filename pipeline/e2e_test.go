@@ -1,0 +1,576 @@
+package pipeline_test
+
+import (
+	"context"
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/xuri/excelize/v2"
+
+	"cardbatch/billing"
+	"cardbatch/cardapi"
+	"cardbatch/cardapi/sim"
+	"cardbatch/cardnum"
+	"cardbatch/checkpoint"
+	"cardbatch/pipeline"
+	"cardbatch/sinks"
+	"cardbatch/sources"
+)
+
+// fixture is an input file with what each row is expected to be.
+type fixture struct {
+	path  string
+	cards []string // normalised card per row ("" for rows without one)
+	raw   []string // the card cell as written
+}
+
+// writeCSV writes n rows: names, amounts, and cards written with spaces or
+// dashes, about 5% invalid and 20% repeats of an earlier row's card.
+func writeCSV(t *testing.T, dir string, n int, seed uint64) fixture {
+	t.Helper()
+	rng := rand.New(rand.NewPCG(seed, 7))
+	pool := sim.GenerateCards(int64(seed), n)
+	fx := fixture{path: filepath.Join(dir, "cards.csv")}
+	var b strings.Builder
+	b.WriteString("name,amount,card_no\n")
+	for i := 0; i < n; i++ {
+		card := pool[i]
+		switch r := rng.IntN(100); {
+		case r < 5:
+			card = card[:len(card)-1] + strconv.Itoa((int(card[len(card)-1]-'0')+1)%10) // Luhn failure
+		case r < 25 && i > 0:
+			card = fx.cards[rng.IntN(i)]
+			if card == "" {
+				card = pool[i]
+			}
+		}
+		raw := card
+		switch rng.IntN(3) {
+		case 0:
+			raw = groups(card, " ")
+		case 1:
+			raw = groups(card, "-")
+		}
+		fx.cards = append(fx.cards, card)
+		fx.raw = append(fx.raw, raw)
+		fmt.Fprintf(&b, "Customer %d,%d.%02d,%s\n", i, rng.IntN(9000), rng.IntN(100), raw)
+	}
+	if err := os.WriteFile(fx.path, []byte(b.String()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return fx
+}
+
+func groups(card, sep string) string {
+	var parts []string
+	for i := 0; i < len(card); i += 4 {
+		j := min(i+4, len(card))
+		parts = append(parts, card[i:j])
+	}
+	return strings.Join(parts, sep)
+}
+
+// env is a simulator behind an httptest server plus a client for it.
+type env struct {
+	sim    *sim.Server
+	srv    *httptest.Server
+	client *cardapi.Client
+	seed   int64
+}
+
+func newEnv(t *testing.T, cfg sim.Config) *env {
+	t.Helper()
+	s := sim.New(cfg)
+	srv := httptest.NewServer(s)
+	t.Cleanup(srv.Close)
+	c, err := cardapi.New(cardapi.Config{Endpoint: srv.URL, Token: "test-token", Timeout: 5 * time.Second, MaxConns: 16})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	return &env{sim: s, srv: srv, client: c, seed: cfg.Seed}
+}
+
+type runOpts struct {
+	output     string
+	checkpoint string
+	restart    bool
+	maxCharged int64
+	stop       chan struct{}
+	caller     cardapi.Caller
+	retries    int
+	column     string
+}
+
+func runOnce(t *testing.T, e *env, input string, o runOpts) (*pipeline.Result, error) {
+	t.Helper()
+	ctx := context.Background()
+	if o.checkpoint == "" {
+		o.checkpoint = o.output + ".checkpoint.db"
+	}
+	store, err := checkpoint.Open(ctx, o.checkpoint)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	key, err := checkpoint.LoadKey(checkpoint.KeyPath(o.checkpoint), true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmp := t.TempDir()
+	if o.retries == 0 {
+		o.retries = 8
+	}
+	if o.maxCharged == 0 {
+		o.maxCharged = -1
+	}
+	caller := cardapi.Caller(e.client)
+	if o.caller != nil {
+		caller = o.caller
+	}
+	return pipeline.Run(ctx, pipeline.Config{
+		InputPath: input,
+		OpenSource: func(ctx context.Context) (pipeline.Source, error) {
+			return sources.Open(ctx, sources.Options{Path: input, TmpDir: tmp, Column: o.column})
+		},
+		CreateSink: func(header []string, col int) (pipeline.Sink, error) {
+			return sinks.Create(sinks.Options{Path: o.output, Header: header, CardColumn: col, TmpDir: tmp})
+		},
+		Store: store, Key: key, Caller: caller, Settings: map[string]string{"endpoint": "test simulator"},
+		Restart: o.restart, Rate: 0, Concurrency: 16, Retries: o.retries,
+		RetryBase: time.Millisecond, RetryMax: 5 * time.Millisecond, MaxCharged: o.maxCharged, Stop: o.stop,
+	})
+}
+
+func readCSV(t *testing.T, path string) [][]string {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	r := csv.NewReader(f)
+	r.FieldsPerRecord = -1
+	recs, err := r.ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return recs
+}
+
+// colIndex maps the output header to column positions.
+func colIndex(t *testing.T, header []string) map[string]int {
+	m := map[string]int{}
+	for i, h := range header {
+		m[h] = i
+	}
+	for _, want := range append([]string{"name", "amount", "card_no"}, pipeline.AnswerColumns...) {
+		if _, ok := m[want]; !ok {
+			t.Fatalf("output header %v lacks %q", header, want)
+		}
+	}
+	return m
+}
+
+// checkOutput verifies every output row against the fixture and the
+// simulator: order, original cells, and the answer cells equal what the
+// simulator answers for that card.
+func checkOutput(t *testing.T, e *env, fx fixture, recs [][]string) {
+	t.Helper()
+	if len(recs) != len(fx.cards)+1 {
+		t.Fatalf("output has %d rows, want %d + header", len(recs)-1, len(fx.cards))
+	}
+	col := colIndex(t, recs[0])
+	seen := map[string]bool{}
+	for i, rec := range recs[1:] {
+		if rec[col["name"]] != fmt.Sprintf("Customer %d", i) || rec[col["card_no"]] != fx.raw[i] {
+			t.Fatalf("row %d out of order or changed: %v", i, rec)
+		}
+		card := fx.cards[i]
+		status := rec[col["status"]]
+		if cardnum.Validate(card, true) != nil {
+			if status != "invalid" || rec[col["billing"]] != "none" || rec[col["error"]] == "" {
+				t.Fatalf("row %d: invalid card got %v", i, rec)
+			}
+			continue
+		}
+		want := sim.Answer(e.seed, card)
+		if rec[col["result"]] != want.Result || rec[col["account_bank"]] != want.AccountBank ||
+			rec[col["description"]] != want.Description {
+			t.Fatalf("row %d: got result %q bank %q desc %q, simulator answers %+v", i,
+				rec[col["result"]], rec[col["account_bank"]], rec[col["description"]], want)
+		}
+		if want.AccountType != 0 && rec[col["account_type"]] != strconv.Itoa(want.AccountType) {
+			t.Fatalf("row %d: account_type %q, want %d", i, rec[col["account_type"]], want.AccountType)
+		}
+		if rec[col["account_type_name"]] != billing.AccountTypeName(want.AccountType) {
+			t.Fatalf("row %d: account_type_name %q", i, rec[col["account_type_name"]])
+		}
+		// The simulator's own record for this card ends with the same answer.
+		answers := e.sim.AnswersFor(card)
+		if len(answers) == 0 {
+			t.Fatalf("row %d: the simulator never saw this card", i)
+		}
+		if seen[card] {
+			if status != "duplicate" || rec[col["billing"]] != "none" {
+				t.Fatalf("row %d repeats a card but is %q/%q", i, status, rec[col["billing"]])
+			}
+			continue
+		}
+		seen[card] = true
+		wantStatus := map[string]string{"0": "ok", "-1": "not_found", "-3": "card_not_exist"}[want.Result]
+		if status != wantStatus {
+			t.Fatalf("row %d: status %q, want %q", i, status, wantStatus)
+		}
+		wantBilling := string(billing.ClassOf(want.Result))
+		if rec[col["billing"]] != wantBilling {
+			t.Fatalf("row %d: billing %q, want %q", i, rec[col["billing"]], wantBilling)
+		}
+		if n := e.sim.ChargedCount(card); n > 1 {
+			t.Fatalf("row %d: card charged %d times", i, n)
+		}
+	}
+}
+
+// checkLedger: the summary's billing equals the simulator's ledger exactly.
+func checkLedger(t *testing.T, e *env, sum *billing.Summary) {
+	t.Helper()
+	l := e.sim.Ledger()
+	if sum.ChargedCalls != l.Charged {
+		t.Errorf("charged_calls %d, ledger charged %d", sum.ChargedCalls, l.Charged)
+	}
+	if sum.APICalls != l.Calls {
+		t.Errorf("api_calls %d, ledger calls %d", sum.APICalls, l.Calls)
+	}
+	for code, n := range l.ByResult {
+		if sum.ByResult[code] != n {
+			t.Errorf("by_result[%s] = %d, ledger %d", code, sum.ByResult[code], n)
+		}
+	}
+	for code, n := range sum.ByResult {
+		if l.ByResult[code] != n {
+			t.Errorf("by_result[%s] = %d, ledger %d", code, n, l.ByResult[code])
+		}
+	}
+	if l.CardsChargedMoreThanOnce != 0 {
+		t.Errorf("ledger: %d cards charged more than once", l.CardsChargedMoreThanOnce)
+	}
+	if sum.APICalls != sum.ChargedCalls+sum.FreeCalls+sum.InDoubt {
+		t.Errorf("api_calls %d != charged %d + free %d + in_doubt %d", sum.APICalls, sum.ChargedCalls, sum.FreeCalls, sum.InDoubt)
+	}
+}
+
+func TestEndToEndCSVWithFaults(t *testing.T) {
+	faults := []struct {
+		name string
+		cfg  sim.Config
+	}{
+		{"healthy", sim.Config{Seed: 3}},
+		{"busy", sim.Config{Seed: 4, BusyProb: 0.2}},
+		{"429", sim.Config{Seed: 5, RateLimitedProb: 0.1}},
+		{"5xx", sim.Config{Seed: 6, ServerErrorProb: 0.05, BadGatewayProb: 0.05}},
+		{"drops", sim.Config{Seed: 7, DropProb: 0.05}},
+		{"mixed", sim.Config{Seed: 8, BusyProb: 0.05, RateLimitedProb: 0.05, ServerErrorProb: 0.03, BadGatewayProb: 0.03, DropProb: 0.02}},
+	}
+	for _, tc := range faults {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			fx := writeCSV(t, dir, 400, uint64(tc.cfg.Seed))
+			e := newEnv(t, tc.cfg)
+			out := filepath.Join(dir, "out.csv")
+			res, err := runOnce(t, e, fx.path, runOpts{output: out, retries: 12})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Outcome != pipeline.Finished {
+				t.Fatalf("outcome %s, summary %+v", res.Outcome, res.Summary)
+			}
+			checkOutput(t, e, fx, readCSV(t, out))
+			checkLedger(t, e, res.Summary)
+			if res.Summary.Rows != 400 {
+				t.Errorf("rows %d", res.Summary.Rows)
+			}
+			wantInvalid, wantDup := 0, 0
+			seen := map[string]bool{}
+			for _, c := range fx.cards {
+				switch {
+				case cardnum.Validate(c, true) != nil:
+					wantInvalid++
+				case seen[c]:
+					wantDup++
+				}
+				seen[c] = true
+			}
+			if res.Summary.Invalid != wantInvalid || res.Summary.Duplicates != wantDup {
+				t.Errorf("invalid %d duplicates %d, want %d %d", res.Summary.Invalid, res.Summary.Duplicates, wantInvalid, wantDup)
+			}
+		})
+	}
+}
+
+func TestEndToEndXLSX(t *testing.T) {
+	dir := t.TempDir()
+	fx := writeCSV(t, dir, 300, 11)
+	// The same rows as an XLSX with text cells.
+	in := filepath.Join(dir, "cards.xlsx")
+	f := excelize.NewFile()
+	recs := readCSV(t, fx.path)
+	for i, rec := range recs {
+		for j, v := range rec {
+			cell, _ := excelize.CoordinatesToCellName(j+1, i+1)
+			f.SetCellStr("Sheet1", cell, v)
+		}
+	}
+	if err := f.SaveAs(in); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	e := newEnv(t, sim.Config{Seed: 11, BusyProb: 0.1, RateLimitedProb: 0.05})
+	out := filepath.Join(dir, "out.xlsx")
+	res, err := runOnce(t, e, in, runOpts{output: out, retries: 12})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Outcome != pipeline.Finished {
+		t.Fatalf("outcome %s", res.Outcome)
+	}
+	x, err := excelize.OpenFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer x.Close()
+	sheets := x.GetSheetList()
+	if len(sheets) != 2 || sheets[1] != "Summary" {
+		t.Fatalf("sheets %v", sheets)
+	}
+	rows, err := x.GetRows(sheets[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkOutput(t, e, fx, rows)
+	checkLedger(t, e, res.Summary)
+}
+
+// countingCaller stops the run after n calls, like a SIGINT would.
+type countingCaller struct {
+	inner cardapi.Caller
+	n     atomic.Int64
+	after int64
+	stop  chan struct{}
+	once  atomic.Bool
+}
+
+func (c *countingCaller) Check(ctx context.Context, card string) cardapi.Outcome {
+	if c.n.Add(1) == c.after && c.once.CompareAndSwap(false, true) {
+		close(c.stop)
+	}
+	return c.inner.Check(ctx, card)
+}
+
+func TestResumeAfterStop(t *testing.T) {
+	dir := t.TempDir()
+	fx := writeCSV(t, dir, 500, 21)
+	cfg := sim.Config{Seed: 21, BusyProb: 0.05, ServerErrorProb: 0.03}
+
+	// The reference: one uninterrupted run.
+	ref := newEnv(t, cfg)
+	refOut := filepath.Join(dir, "ref.csv")
+	if res, err := runOnce(t, ref, fx.path, runOpts{output: refOut}); err != nil || res.Outcome != pipeline.Finished {
+		t.Fatal(res, err)
+	}
+
+	e := newEnv(t, cfg)
+	out := filepath.Join(dir, "out.csv")
+	for i, stopAfter := range []int64{40, 150} {
+		cc := &countingCaller{inner: e.client, after: stopAfter, stop: make(chan struct{})}
+		res, err := runOnce(t, e, fx.path, runOpts{output: out, caller: cc, stop: cc.stop})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Outcome != pipeline.Interrupted {
+			t.Fatalf("attempt %d: outcome %s", i, res.Outcome)
+		}
+		if _, err := os.Stat(out); err == nil {
+			t.Fatalf("an interrupted run must not write the output")
+		}
+	}
+	res, err := runOnce(t, e, fx.path, runOpts{output: out})
+	if err != nil || res.Outcome != pipeline.Finished {
+		t.Fatal(res, err)
+	}
+	got, want := readCSV(t, out), readCSV(t, refOut)
+	if len(got) != len(want) {
+		t.Fatalf("resumed output has %d rows, reference %d", len(got), len(want))
+	}
+	for i := range want {
+		if strings.Join(got[i], "\x1f") != strings.Join(want[i], "\x1f") {
+			t.Fatalf("row %d differs:\n resumed %v\n     ref %v", i, got[i], want[i])
+		}
+	}
+	checkLedger(t, e, res.Summary)
+	if len(res.Summary.Attempts) != 3 {
+		t.Fatalf("attempts %d, want 3", len(res.Summary.Attempts))
+	}
+	// A run over a finished checkpoint sends nothing and rewrites the output.
+	calls := e.sim.Ledger().Calls
+	res, err = runOnce(t, e, fx.path, runOpts{output: out})
+	if err != nil || res.Outcome != pipeline.Finished {
+		t.Fatal(res, err)
+	}
+	if e.sim.Ledger().Calls != calls {
+		t.Fatalf("a finished run sent %d calls", e.sim.Ledger().Calls-calls)
+	}
+}
+
+func TestChangedInputRefused(t *testing.T) {
+	dir := t.TempDir()
+	fx := writeCSV(t, dir, 50, 31)
+	e := newEnv(t, sim.Config{Seed: 31})
+	out := filepath.Join(dir, "out.csv")
+	if res, err := runOnce(t, e, fx.path, runOpts{output: out}); err != nil || res.Outcome != pipeline.Finished {
+		t.Fatal(res, err)
+	}
+	b, _ := os.ReadFile(fx.path)
+	os.WriteFile(fx.path, append(b, []byte("Extra,1.00,6222020200112233445\n")...), 0o600)
+	_, err := runOnce(t, e, fx.path, runOpts{output: out})
+	var ue *pipeline.UsageError
+	if err == nil || !errors.As(err, &ue) || !strings.Contains(err.Error(), "--restart") {
+		t.Fatalf("changed input: %v", err)
+	}
+	// --restart starts over.
+	res, err := runOnce(t, e, fx.path, runOpts{output: out, restart: true})
+	if err != nil || res.Outcome != pipeline.Finished || res.Summary.Rows != 51 {
+		t.Fatal(res, err)
+	}
+}
+
+func TestFatalAnswersStopTheRun(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		cfg  sim.Config
+		code string
+	}{
+		{"401 after 60 calls", sim.Config{Seed: 41, FailAuthAfter: 60}, "invalid_token"},
+		{"403 used_up after 50 charged", sim.Config{Seed: 42, UsedUpAfterCharged: 50}, "used_up"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			fx := writeCSV(t, dir, 400, uint64(tc.cfg.Seed))
+			e := newEnv(t, tc.cfg)
+			out := filepath.Join(dir, "out.csv")
+			res, err := runOnce(t, e, fx.path, runOpts{output: out})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Outcome != pipeline.Fatal || res.Fatal == nil || res.Fatal.Code != tc.code {
+				t.Fatalf("outcome %s fatal %+v", res.Outcome, res.Fatal)
+			}
+			if !strings.Contains(res.Fatal.Error(), "run the same command again") {
+				t.Errorf("fatal message lacks the next step: %s", res.Fatal.Error())
+			}
+			l := e.sim.Ledger()
+			fatalStatus := map[string]string{"invalid_token": "401", "used_up": "403"}[tc.code]
+			if after := l.ByStatus[fatalStatus]; after > 16 {
+				t.Errorf("%d calls answered %s after the first fatal one; concurrency is 16", after, fatalStatus)
+			}
+			if _, err := os.Stat(out); err == nil {
+				t.Errorf("a fatal run must not write the output")
+			}
+			// The same command on a healthy API finishes without re-paying.
+			healthy := newEnv(t, sim.Config{Seed: tc.cfg.Seed})
+			res2, err := runOnce(t, healthy, fx.path, runOpts{output: out})
+			if err != nil || res2.Outcome != pipeline.Finished {
+				t.Fatal(res2, err)
+			}
+			for card := range distinct(fx.cards) {
+				if e.sim.ChargedCount(card)+healthy.sim.ChargedCount(card) > 1 {
+					t.Fatalf("a card was charged twice across the two runs")
+				}
+			}
+			if res2.Summary.ChargedCalls != l.Charged+healthy.sim.Ledger().Charged {
+				t.Errorf("summary charged %d, ledgers %d + %d", res2.Summary.ChargedCalls, l.Charged, healthy.sim.Ledger().Charged)
+			}
+		})
+	}
+}
+
+func TestMaxChargedBudget(t *testing.T) {
+	dir := t.TempDir()
+	fx := writeCSV(t, dir, 1000, 51)
+	e := newEnv(t, sim.Config{Seed: 51})
+	out := filepath.Join(dir, "out.csv")
+	res, err := runOnce(t, e, fx.path, runOpts{output: out, maxCharged: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Outcome != pipeline.Budget {
+		t.Fatalf("outcome %s", res.Outcome)
+	}
+	if c := e.sim.Ledger().Charged; c > 100 {
+		t.Fatalf("ledger charged %d > 100", c)
+	}
+	recs := readCSV(t, out)
+	col := colIndex(t, recs[0])
+	skipped := 0
+	for _, r := range recs[1:] {
+		if r[col["status"]] == "skipped" {
+			skipped++
+		}
+	}
+	if len(recs)-1 != 1000 || skipped == 0 {
+		t.Fatalf("budget output: %d rows, %d skipped", len(recs)-1, skipped)
+	}
+	res, err = runOnce(t, e, fx.path, runOpts{output: out, maxCharged: 100000})
+	if err != nil || res.Outcome != pipeline.Finished {
+		t.Fatal(res, err)
+	}
+	checkOutput(t, e, fx, readCSV(t, out))
+	checkLedger(t, e, res.Summary)
+}
+
+func TestDryRunPredictsCalls(t *testing.T) {
+	dir := t.TempDir()
+	fx := writeCSV(t, dir, 300, 61)
+	e := newEnv(t, sim.Config{Seed: 61})
+	est, err := pipeline.DryRun(context.Background(), pipeline.Config{InputPath: fx.path,
+		OpenSource: func(ctx context.Context) (pipeline.Source, error) {
+			return sources.Open(ctx, sources.Options{Path: fx.path})
+		}}, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e.sim.Ledger().Calls != 0 {
+		t.Fatal("dry run sent calls")
+	}
+	out := filepath.Join(dir, "out.csv")
+	res, err := runOnce(t, e, fx.path, runOpts{output: out})
+	if err != nil || res.Outcome != pipeline.Finished {
+		t.Fatal(res, err)
+	}
+	if int64(est.Calls) != e.sim.Ledger().Calls {
+		t.Fatalf("dry run predicted %d calls, the run made %d", est.Calls, e.sim.Ledger().Calls)
+	}
+	if est.Rows != 300 || est.Invalid != res.Summary.Invalid || est.Duplicates != res.Summary.Duplicates {
+		t.Fatalf("estimate %+v vs summary %+v", est, res.Summary)
+	}
+}
+
+func distinct(cards []string) map[string]struct{} {
+	m := map[string]struct{}{}
+	for _, c := range cards {
+		if cardnum.Validate(c, true) == nil {
+			m[c] = struct{}{}
+		}
+	}
+	return m
+}

@@ -1,0 +1,155 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+
+	"cardbatch/billing"
+	"cardbatch/cardnum"
+	"cardbatch/checkpoint"
+)
+
+// writeOutput reads the input again and merges it, row by row, with the
+// checkpoint's records (both in index order) into the sink. A row the
+// checkpoint does not hold was never reached (the run stopped early) and is
+// written as skipped. The sink's file appears only when every row is
+// written; on any error it is aborted and an earlier output stays as it was.
+func writeOutput(ctx context.Context, cfg *Config) (err error) {
+	src, err := cfg.OpenSource(ctx)
+	if err != nil {
+		return err
+	}
+	defer src.Close()
+	header := src.Header()
+	width := len(header)
+	col := src.CardColumn()
+	outHeader := append(append([]string{}, header...), AnswerColumns...)
+	sink, err := cfg.CreateSink(outHeader, col)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			sink.Abort()
+		}
+	}()
+	total := 0
+	var pending bool // a source row has been read but not written yet
+	var row struct {
+		idx    int
+		fields []string
+	}
+	next := func() error {
+		r, err := src.Next(ctx)
+		if err != nil {
+			return err
+		}
+		row.idx, row.fields, pending = r.Index, r.Fields, true
+		total++
+		return nil
+	}
+	emit := func(a *checkpoint.Answered) error {
+		out := make([]string, 0, width+len(AnswerColumns)+2)
+		out = append(out, row.fields...)
+		for len(out) < width {
+			out = append(out, "")
+		}
+		extra := []string(nil)
+		if len(out) > width {
+			// A ragged row longer than the header: keep its extra cells after
+			// the answer columns so the answer columns stay aligned.
+			extra = append(extra, out[width:]...)
+			out = out[:width]
+		}
+		if cfg.MaskOutput && col < len(out) {
+			out[col] = cardnum.Mask(cardnum.Normalize(out[col]))
+		}
+		out = append(out, answerCells(a)...)
+		out = append(out, extra...)
+		pending = false
+		return sink.Write(out)
+	}
+	skipped := &checkpoint.Answered{RowRecord: checkpoint.RowRecord{State: checkpoint.Skipped, Billing: billing.None,
+		Error: "not sent: the run stopped before this row"}, OrigState: checkpoint.Skipped}
+	err = cfg.Store.Scan(ctx, func(a *checkpoint.Answered) error {
+		for {
+			if !pending {
+				if err := next(); err != nil {
+					if errors.Is(err, io.EOF) {
+						return fmt.Errorf("the checkpoint has row %d but the input has only %d rows: has the input changed?", a.Idx+1, total)
+					}
+					return err
+				}
+			}
+			if row.idx < a.Idx {
+				if err := emit(skipped); err != nil {
+					return err
+				}
+				continue
+			}
+			if row.idx > a.Idx {
+				return fmt.Errorf("checkpoint row %d does not match the input: has the input changed?", a.Idx+1)
+			}
+			return emit(a)
+		}
+	})
+	if err != nil {
+		return err
+	}
+	for {
+		if !pending {
+			if err := next(); err != nil {
+				if errors.Is(err, io.EOF) {
+					break
+				}
+				return err
+			}
+		}
+		if err := emit(skipped); err != nil {
+			return err
+		}
+	}
+	if err := cfg.Store.SetTotalRows(ctx, total); err != nil {
+		return err
+	}
+	sum, err := cfg.Store.Summary(ctx)
+	if err != nil {
+		return err
+	}
+	return sink.Commit(sum)
+}
+
+// answerCells renders the answer columns of one row.
+func answerCells(a *checkpoint.Answered) []string {
+	typ := ""
+	if a.AccountType != 0 {
+		typ = strconv.Itoa(a.AccountType)
+	}
+	status := string(a.State)
+	switch a.State {
+	case checkpoint.Pending, checkpoint.InDoubt:
+		status = string(checkpoint.Failed)
+	}
+	desc := a.Description
+	errText := a.Error
+	if a.State == checkpoint.Duplicate {
+		if !a.OrigState.Final() {
+			errText = fmt.Sprintf("same card as row %d, which has no final answer yet", a.DupOf+1)
+		}
+		if desc == "" {
+			desc = fmt.Sprintf("same card as row %d", a.DupOf+1)
+		}
+	}
+	bill := string(a.Billing)
+	if bill == "" || bill == string(billing.Unknown) {
+		if a.Billing == billing.Unknown {
+			bill = string(billing.Charged) // in doubt: may have been charged
+		} else {
+			bill = string(billing.None)
+		}
+	}
+	return []string{a.Result, desc, a.AccountBank, typ, billing.AccountTypeName(a.AccountType), bill, status, errText}
+}

@@ -1,0 +1,186 @@
+// Package pipeline runs an enrichment: read -> normalise/validate -> dedupe
+// -> (checkpoint says done?) -> rate-limited bounded pool -> record, then
+// writes the output in input order from the checkpoint.
+//
+// It owns the interfaces it consumes (Source, Sink, cardapi.Caller); the
+// packages that implement them know nothing of each other. Per-row failures
+// are data: they are recorded and written out. Only fatal errors (the API
+// refusing the token or the balance, the checkpoint, the sink, the input)
+// end a run, and then dispatch stops, in-flight calls finish, and the
+// checkpoint is flushed so that the same command resumes.
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"cardbatch/billing"
+	"cardbatch/cardapi"
+	"cardbatch/checkpoint"
+	"cardbatch/sources"
+)
+
+// Source is the input, read in order. Next returns io.EOF after the last
+// row and never a row and an error together.
+type Source interface {
+	Header() []string
+	CardColumn() int
+	TotalHint() int
+	Next(ctx context.Context) (sources.Row, error)
+	Close() error
+}
+
+// Sink receives the output rows in input order; nothing is visible until
+// Commit, and Abort leaves any earlier output untouched.
+type Sink interface {
+	Write(fields []string) error
+	Commit(sum *billing.Summary) error
+	Abort() error
+}
+
+// AnswerColumns are the columns appended to every output row (cli.md).
+var AnswerColumns = []string{"result", "description", "account_bank", "account_type",
+	"account_type_name", "billing", "status", "error"}
+
+// Config is everything a run needs. The zero value of optional fields means
+// the documented default.
+type Config struct {
+	InputPath  string                                              // the input file (for its fingerprint)
+	OpenSource func(ctx context.Context) (Source, error)           // opens the input afresh (it is read twice)
+	CreateSink func(header []string, cardColumn int) (Sink, error) // creates the output
+	Store      *checkpoint.Store                                   // the checkpoint, open read-write (nil for a dry run without one)
+	Key        []byte                                              // the HMAC key for row keys
+	Caller     cardapi.Caller                                      // makes one API call
+	Settings   map[string]string                                   // settings that change answers (a change refuses to resume)
+	Restart    bool                                                // discard the checkpoint's run and start over
+
+	Rate        float64       // calls per second, at most; 0 = unlimited
+	Burst       int           // token bucket burst; 0 = 1
+	Concurrency int           // calls in flight, at most; 0 = 32
+	Retries     int           // attempts after the first for retryable outcomes
+	RetryBase   time.Duration // first backoff; 0 = 1s (then 2s, 4s, ... plus jitter)
+	RetryMax    time.Duration // backoff cap; 0 = 16s
+	NoLuhn      bool          // send Luhn failures anyway
+	MaxCharged  int64         // stop before charged calls exceed this; < 0 = unlimited
+	MaskOutput  bool          // mask the card column in the output
+
+	Stop     <-chan struct{} // closed to stop gracefully (first SIGINT); ctx ends a run at once
+	Logger   *slog.Logger
+	Progress Reporter // may be nil
+}
+
+// Outcome says how a run ended.
+type Outcome string
+
+// Run outcomes, recorded with each attempt.
+const (
+	Finished    Outcome = "finished"    // every row has a final answer
+	FailedRows  Outcome = "failed_rows" // finished, some rows still failed or busy
+	Fatal       Outcome = "fatal"       // the API refused the run (token, balance, ...)
+	Interrupted Outcome = "interrupted" // stopped by a signal
+	Budget      Outcome = "budget"      // stopped at --max-charged
+)
+
+// Result is what a run did.
+type Result struct {
+	Outcome Outcome
+	Summary *billing.Summary
+	// InDoubtRecovered is the number of rows an earlier, killed attempt left
+	// in flight (they were re-sent by this one).
+	InDoubtRecovered int64
+	// Fatal is the API's fatal answer when Outcome is Fatal.
+	Fatal *FatalError
+	// OutputWritten reports whether the output was (re)written.
+	OutputWritten bool
+}
+
+// FatalError is a fatal API answer: the run stops and resumes later.
+type FatalError struct {
+	HTTPStatus int
+	Code       string
+	Message    string
+}
+
+func (e *FatalError) Error() string {
+	msg := fmt.Sprintf("the API refused the run: HTTP %d", e.HTTPStatus)
+	if e.Code != "" {
+		msg += " " + e.Code
+	}
+	if e.Message != "" {
+		msg += " (" + e.Message + ")"
+	}
+	return msg + ": " + e.Hint()
+}
+
+// Hint says what the user should do next.
+func (e *FatalError) Hint() string {
+	switch e.Code {
+	case "used_up":
+		return "top up the balance, then run the same command again; finished rows will not be re-sent"
+	case "invalid_token", "token_expired", "no_token":
+		return "check ACEDATA_TOKEN (or --token-file), then run the same command again"
+	case "token_mismatched":
+		return "the token is not valid for this API: use a token for Bank Card Basic Information Query, then run the same command again"
+	case "disabled", "forbidden":
+		return "the account or the API is disabled: contact the provider, then run the same command again"
+	case "no_api", "api_not_implemented":
+		return "the endpoint does not serve this API: check --endpoint"
+	case "bad_request":
+		return "the API rejected the request as malformed: check --endpoint; if it persists, report it as a cardbatch bug"
+	}
+	switch e.HTTPStatus {
+	case 401:
+		return "check ACEDATA_TOKEN (or --token-file), then run the same command again"
+	case 403:
+		return "the account may be out of balance or disabled: check it, then run the same command again"
+	case 404:
+		return "check --endpoint"
+	}
+	return "fix the cause, then run the same command again; finished rows will not be re-sent"
+}
+
+// UsageError is a problem the user must fix before anything is sent (exit 2).
+type UsageError struct{ Msg string }
+
+func (e *UsageError) Error() string { return e.Msg }
+
+// ErrStopped is returned by helpers when dispatch has stopped.
+var ErrStopped = errors.New("dispatch stopped")
+
+func (c *Config) defaults() {
+	if c.Concurrency <= 0 {
+		c.Concurrency = 32
+	}
+	if c.RetryBase <= 0 {
+		c.RetryBase = time.Second
+	}
+	if c.RetryMax <= 0 {
+		c.RetryMax = 16 * time.Second
+	}
+	if c.Retries < 0 {
+		c.Retries = 0
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.Burst <= 0 {
+		c.Burst = 1
+	}
+}
+
+func stateFor(result string) checkpoint.State {
+	switch result {
+	case billing.ResultOK:
+		return checkpoint.OK
+	case billing.ResultNotFound:
+		return checkpoint.NotFound
+	case billing.ResultNotExist:
+		return checkpoint.CardNotExist
+	case billing.ResultBusy:
+		return checkpoint.Busy
+	}
+	return checkpoint.Unknown
+}

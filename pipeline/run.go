@@ -1,0 +1,577 @@
+package pipeline
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"os"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"cardbatch/billing"
+	"cardbatch/cardapi"
+	"cardbatch/cardnum"
+	"cardbatch/checkpoint"
+	"cardbatch/sources"
+)
+
+// Fingerprint identifies an input file's content.
+type Fingerprint struct {
+	Size    int64
+	ModTime time.Time
+	Hash    string // hex SHA-256
+}
+
+// FingerprintFile reads the whole file once to hash it.
+func FingerprintFile(path string) (Fingerprint, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return Fingerprint{}, err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return Fingerprint{}, err
+	}
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return Fingerprint{}, fmt.Errorf("read %s: %w", path, err)
+	}
+	return Fingerprint{Size: st.Size(), ModTime: st.ModTime(), Hash: hex.EncodeToString(h.Sum(nil))}, nil
+}
+
+// SettingsJSON renders settings deterministically, with their hash.
+func SettingsJSON(settings map[string]string) (string, string) {
+	keys := make([]string, 0, len(settings))
+	for k := range settings {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	ordered := make([][2]string, 0, len(keys))
+	for _, k := range keys {
+		ordered = append(ordered, [2]string{k, settings[k]})
+	}
+	b, _ := json.Marshal(ordered)
+	sum := sha256.Sum256(b)
+	return string(b), hex.EncodeToString(sum[:8])
+}
+
+// prepareRun matches the checkpoint's run to this input and these settings:
+// same -> resume; none or --restart -> start a new run; different -> a
+// UsageError that says what changed and how to start over.
+func prepareRun(ctx context.Context, cfg *Config) error {
+	fp, err := FingerprintFile(cfg.InputPath)
+	if err != nil {
+		return &UsageError{Msg: fmt.Sprintf("cannot read %s: %v", cfg.InputPath, err)}
+	}
+	settings, settingsHash := SettingsJSON(cfg.Settings)
+	keyCheck := checkpoint.KeyCheck(cfg.Key)
+	run, err := cfg.Store.LoadRun(ctx)
+	if err != nil {
+		return err
+	}
+	if run != nil && !cfg.Restart {
+		switch {
+		case run.InputHash != fp.Hash:
+			return &UsageError{Msg: fmt.Sprintf("the checkpoint %s belongs to a run over a different input "+
+				"(%s, %d bytes, modified %s); %s has changed since (%d bytes, modified %s). "+
+				"Use the original file to resume, another --checkpoint, or --restart to start over (rows already paid for will be sent again)",
+				cfg.Store.Path(), run.InputPath, run.InputSize, run.InputModTime.Format(time.RFC3339),
+				cfg.InputPath, fp.Size, fp.ModTime.Format(time.RFC3339))}
+		case run.SettingsHash != settingsHash:
+			return &UsageError{Msg: fmt.Sprintf("the checkpoint %s was made with other settings (%s; now %s). "+
+				"Run with the same settings to resume, or --restart to start over", cfg.Store.Path(), run.Settings, settings)}
+		case run.KeyCheck != keyCheck:
+			return &UsageError{Msg: fmt.Sprintf("the checkpoint %s was made with another row key (%s or $%s): "+
+				"restore that key to resume, or --restart to start over", cfg.Store.Path(),
+				checkpoint.KeyPath(cfg.Store.Path()), checkpoint.KeyEnv)}
+		}
+		if run.InputPath != cfg.InputPath || !run.InputModTime.Equal(fp.ModTime) {
+			if err := cfg.Store.UpdateInput(ctx, cfg.InputPath, fp.ModTime); err != nil {
+				return err
+			}
+		}
+		cfg.Logger.Info("resuming run from checkpoint", "checkpoint", cfg.Store.Path(), "started", run.CreatedAt.Format(time.RFC3339))
+		return nil
+	}
+	if run != nil {
+		cfg.Logger.Warn("--restart: discarding the checkpoint's earlier run", "checkpoint", cfg.Store.Path())
+	}
+	return cfg.Store.StartRun(ctx, checkpoint.Run{InputPath: cfg.InputPath, InputSize: fp.Size,
+		InputModTime: fp.ModTime, InputHash: fp.Hash, Settings: settings, SettingsHash: settingsHash,
+		KeyCheck: keyCheck, TotalRows: -1})
+}
+
+// job is one distinct card to send.
+type job struct {
+	idx  int
+	card string
+	mac  []byte
+}
+
+// runner holds the state of one attempt.
+type runner struct {
+	cfg    *Config
+	w      *checkpoint.Writer
+	pacer  *Pacer
+	budget *budget
+	stats  *Stats
+
+	// dctx ends when dispatch stops (fatal answer, budget, graceful stop,
+	// or the run's ctx); calls in flight use the run's ctx and finish.
+	dctx           context.Context
+	cancelDispatch context.CancelFunc
+	stopOnce       sync.Once
+	stopReason     atomic.Value // Outcome
+	fatalMu        sync.Mutex
+	fatal          *FatalError
+}
+
+func (r *runner) stop(reason Outcome) {
+	r.stopOnce.Do(func() {
+		r.stopReason.Store(reason)
+		r.cancelDispatch()
+	})
+}
+
+func (r *runner) stopped() bool { return r.dctx.Err() != nil }
+
+// Run enriches the input. It returns a Result for every run that got as far
+// as the checkpoint (whatever its outcome) and an error for what prevented
+// that: a UsageError (exit 2), a *sources.InputError (exit 2) or an I/O or
+// database error (exit 1).
+func Run(ctx context.Context, cfg Config) (*Result, error) {
+	cfg.defaults()
+	if err := prepareRun(ctx, &cfg); err != nil {
+		return nil, err
+	}
+	attempt, inDoubt, err := cfg.Store.BeginAttempt(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("checkpoint: %w", err)
+	}
+	if inDoubt > 0 {
+		cfg.Logger.Warn("an earlier run died with calls in flight: they may have been charged and will be re-sent",
+			"in_doubt", inDoubt)
+	}
+	res := &Result{InDoubtRecovered: inDoubt}
+	outcome, err := runAttempt(ctx, &cfg, attempt, res)
+	if err != nil {
+		// Record what we can; the checkpoint stays consistent either way.
+		_ = cfg.Store.EndAttempt(context.WithoutCancel(ctx), attempt, "error")
+		return nil, err
+	}
+	res.Outcome = outcome
+	if err := cfg.Store.EndAttempt(context.WithoutCancel(ctx), attempt, string(outcome)); err != nil {
+		return nil, err
+	}
+	sum, err := cfg.Store.Summary(context.WithoutCancel(ctx))
+	if err != nil {
+		return nil, err
+	}
+	res.Summary = sum
+	return res, nil
+}
+
+func runAttempt(ctx context.Context, cfg *Config, attempt int, res *Result) (Outcome, error) {
+	done, err := cfg.Store.Done(ctx)
+	if err != nil {
+		return "", fmt.Errorf("checkpoint: %w", err)
+	}
+	prior, err := cfg.Store.Summary(ctx)
+	if err != nil {
+		return "", fmt.Errorf("checkpoint: %w", err)
+	}
+	w, err := cfg.Store.NewWriter(ctx, attempt)
+	if err != nil {
+		return "", fmt.Errorf("checkpoint: %w", err)
+	}
+	r := &runner{cfg: cfg, w: w, pacer: NewPacer(cfg.Rate, cfg.Burst),
+		budget: newBudget(cfg.MaxCharged, prior.ChargedCalls+prior.InDoubt),
+		stats:  &Stats{}}
+	r.dctx, r.cancelDispatch = context.WithCancel(ctx)
+	defer r.cancelDispatch()
+	r.stats.doneBefore.Store(int64(done.Len()))
+	r.stats.charged.Store(prior.ChargedCalls)
+	r.stats.start = time.Now()
+
+	src, err := cfg.OpenSource(ctx)
+	if err != nil {
+		w.Close()
+		return "", err
+	}
+	r.stats.total.Store(int64(src.TotalHint()))
+	stopProgress := r.startProgress()
+
+	// A graceful stop (first SIGINT) stops dispatch; ctx ends everything.
+	watchDone := make(chan struct{})
+	go func() {
+		select {
+		case <-cfg.Stop:
+			r.stop(Interrupted)
+		case <-ctx.Done():
+			r.stop(Interrupted)
+		case <-watchDone:
+		}
+	}()
+
+	readErr := r.dispatch(ctx, src, done)
+	close(watchDone)
+	src.Close()
+	werr := w.Close()
+	stopProgress()
+	if werr != nil {
+		return "", werr
+	}
+	if readErr != nil {
+		return "", readErr
+	}
+	if ctx.Err() != nil {
+		return Interrupted, nil
+	}
+	if v := r.stopReason.Load(); v != nil {
+		switch v.(Outcome) {
+		case Interrupted:
+			return Interrupted, nil
+		case Fatal:
+			res.Fatal = r.fatal
+			return Fatal, nil
+		}
+	}
+	// Finished dispatching (or stopped at the budget): write the output.
+	if err := writeOutput(ctx, cfg); err != nil {
+		return "", err
+	}
+	res.OutputWritten = true
+	sum, err := cfg.Store.Summary(ctx)
+	if err != nil {
+		return "", err
+	}
+	if v := r.stopReason.Load(); v != nil && v.(Outcome) == Budget {
+		return Budget, nil
+	}
+	if sum.Failed > 0 || sum.Skipped > 0 {
+		return FailedRows, nil
+	}
+	now := time.Now()
+	if err := cfg.Store.SetFinished(ctx, &now); err != nil {
+		return "", err
+	}
+	return Finished, nil
+}
+
+// dispatch reads the input, records rows that need no call, and hands each
+// distinct card that is not done yet to the bounded pool. It returns the
+// first fatal error (input, checkpoint); API fatals stop it through r.stop.
+func (r *runner) dispatch(ctx context.Context, src Source, done *checkpoint.Bitset) error {
+	cfg := r.cfg
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(cfg.Concurrency)
+	hasher := checkpoint.NewHasher(cfg.Key)
+	seen := make(map[uint64]int32, 1024)
+	var readErr error
+	rows := 0
+loop:
+	for {
+		if r.stopped() {
+			break
+		}
+		row, err := src.Next(gctx)
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			if gctx.Err() != nil {
+				break
+			}
+			readErr = err
+			break
+		}
+		rows++
+		r.stats.read.Add(1)
+		digits, verr := validateRow(row, !cfg.NoLuhn)
+		if verr != nil {
+			if !done.Has(row.Index) {
+				if err := r.w.Record(checkpoint.RowRecord{Idx: row.Index, State: checkpoint.Invalid,
+					Description: "not sent: " + invalidReason(verr), Billing: billing.None, Error: verr.Error()}, nil); err != nil {
+					readErr = err
+					break loop
+				}
+				r.stats.finished.Add(1)
+			}
+			continue
+		}
+		key, _ := cardnum.Key(digits)
+		if first, dup := seen[key]; dup {
+			if !done.Has(row.Index) {
+				if err := r.w.Record(checkpoint.RowRecord{Idx: row.Index, State: checkpoint.Duplicate,
+					DupOf: int(first), Billing: billing.None}, nil); err != nil {
+					readErr = err
+					break loop
+				}
+				r.stats.finished.Add(1)
+			}
+			continue
+		}
+		seen[key] = int32(row.Index)
+		if done.Has(row.Index) {
+			continue // answered by an earlier attempt
+		}
+		j := job{idx: row.Index, card: digits, mac: hasher.Sum(digits)}
+		if r.stopped() {
+			break
+		}
+		g.Go(func() error { return r.process(ctx, j) })
+	}
+	if err := g.Wait(); err != nil && readErr == nil {
+		readErr = err
+	}
+	if readErr == nil && !r.stopped() {
+		if err := r.cfg.Store.SetTotalRows(context.WithoutCancel(ctx), rows); err != nil {
+			return err
+		}
+	}
+	return readErr
+}
+
+// validateRow normalises a row's card and says why it cannot be sent, if so.
+func validateRow(row sources.Row, luhn bool) (string, error) {
+	if row.CardNumericUnsafe {
+		return "", errNumericCell
+	}
+	digits := cardnum.Normalize(row.Card)
+	return digits, cardnum.Validate(digits, luhn)
+}
+
+var errNumericCell = errors.New("the card is stored in a numeric spreadsheet cell, which keeps only 15 significant digits: " +
+	"the number may already be damaged. Format the column as text and restore the numbers from the source")
+
+func invalidReason(err error) string {
+	switch {
+	case errors.Is(err, errNumericCell):
+		return "numeric cell cannot hold the card number exactly"
+	case errors.Is(err, cardnum.ErrEmpty):
+		return "no card number"
+	case errors.Is(err, cardnum.ErrLength):
+		return "wrong length"
+	case errors.Is(err, cardnum.ErrLuhn):
+		return "fails the Luhn check"
+	case errors.Is(err, cardnum.ErrNonDigit):
+		return "not a card number"
+	}
+	return "invalid card number"
+}
+
+// process sends one card until it gets a final answer, runs out of retries,
+// or the run stops. It returns an error only for a checkpoint failure; every
+// API outcome is recorded as data.
+func (r *runner) process(ctx context.Context, j job) error {
+	cfg := r.cfg
+	rec := checkpoint.RowRecord{Idx: j.idx, CardHMAC: j.mac, State: checkpoint.Pending, Billing: billing.None}
+	marked := false
+	var last cardapi.Outcome
+	// stopRow records why a row that had calls did not get another one.
+	stopRow := func(state checkpoint.State, why string) error {
+		if !marked {
+			return nil // never sent: stays unrecorded, the next run sends it
+		}
+		rec.State, rec.Error = state, why
+		if state != checkpoint.Skipped {
+			if last.Kind == cardapi.KindRetryable && last.Answer.Result == billing.ResultBusy {
+				rec.State = checkpoint.Busy
+			} else {
+				rec.State = checkpoint.Failed
+			}
+		}
+		return r.w.Record(rec, nil)
+	}
+	for {
+		if r.stopped() {
+			return stopRow(checkpoint.Failed, "the run stopped before this row's next call")
+		}
+		if err := r.pacer.Wait(r.dctx); err != nil {
+			return stopRow(checkpoint.Failed, "the run stopped before this row's next call")
+		}
+		if !r.budget.reserve() {
+			r.stop(Budget)
+			return stopRow(checkpoint.Skipped, "stopped at --max-charged before this row's next call")
+		}
+		if !marked {
+			if err := r.w.MarkPending(ctx, j.idx, j.mac); err != nil {
+				r.budget.release(false)
+				if ctx.Err() != nil {
+					return nil
+				}
+				return err
+			}
+			marked = true
+		}
+		out := cfg.Caller.Check(ctx, j.card)
+		if ctx.Err() != nil {
+			// Hard stop: the row stays pending and is counted in doubt next time.
+			r.budget.release(true)
+			return nil
+		}
+		last = out
+		r.budget.release(out.Billing.CountsAsCharged())
+		rec.Attempts++
+		rec.HTTPStatus = out.HTTPStatus
+		var call *checkpoint.CallRecord
+		if out.Billing != billing.None {
+			call = &checkpoint.CallRecord{Billing: out.Billing, Result: out.Answer.Result, HTTPStatus: out.HTTPStatus}
+			r.stats.calls.Add(1)
+			if out.Billing.CountsAsCharged() && (out.Kind == cardapi.KindAnswer) {
+				r.stats.charged.Add(1)
+			}
+		}
+		switch out.Kind {
+		case cardapi.KindAnswer:
+			r.pacer.Success()
+			a := out.Answer
+			rec.State = stateFor(a.Result)
+			rec.Result, rec.Description, rec.AccountBank, rec.AccountType = a.Result, a.Description, a.AccountBank, a.AccountType
+			rec.Billing = out.Billing
+			if out.Billing == billing.Unknown {
+				rec.Billing = billing.Charged
+				rec.Error = "undocumented result code " + a.Result + ": counted as charged"
+			} else {
+				rec.Error = ""
+			}
+			r.stats.finished.Add(1)
+			return r.w.Record(rec, call)
+		case cardapi.KindFatal:
+			rec.State, rec.Error = checkpoint.Failed, describe(out)
+			if err := r.w.Record(rec, call); err != nil {
+				return err
+			}
+			r.fatalMu.Lock()
+			if r.fatal == nil {
+				r.fatal = &FatalError{HTTPStatus: out.HTTPStatus, Code: out.Code, Message: out.Message}
+			}
+			r.fatalMu.Unlock()
+			r.stop(Fatal)
+			return nil
+		case cardapi.KindProtocol:
+			rec.State, rec.Error = checkpoint.Failed, describe(out)
+			rec.Billing = billing.Free
+			if out.Billing == billing.Unknown {
+				rec.Billing = billing.Unknown
+			}
+			return r.w.Record(rec, call)
+		}
+		// Retryable.
+		rec.Error = describe(out)
+		if out.Answer.Result == billing.ResultBusy {
+			rec.Result, rec.Description = out.Answer.Result, out.Answer.Description
+			rec.Billing = billing.Free
+		}
+		delay := backoff(cfg.RetryBase, cfg.RetryMax, rec.Attempts)
+		if out.HTTPStatus == 429 {
+			delay = r.pacer.TooMany(out.RetryAfter)
+		} else {
+			r.pacer.Success()
+			if out.RetryAfter > delay {
+				delay = out.RetryAfter
+			}
+		}
+		if rec.Attempts > cfg.Retries {
+			if out.Answer.Result == billing.ResultBusy {
+				rec.State = checkpoint.Busy
+			} else {
+				rec.State = checkpoint.Failed
+			}
+			r.stats.finished.Add(1)
+			return r.w.Record(rec, call)
+		}
+		rec.State = checkpoint.Pending
+		if err := r.w.Record(rec, call); err != nil {
+			return err
+		}
+		t := time.NewTimer(delay)
+		select {
+		case <-t.C:
+		case <-r.dctx.Done():
+			t.Stop()
+		case <-ctx.Done():
+			t.Stop()
+			return nil
+		}
+	}
+}
+
+// backoff returns the delay before retry n (n >= 1): base·2^(n-1), capped,
+// plus up to one base of jitter.
+func backoff(base, max time.Duration, n int) time.Duration {
+	d := base
+	for i := 1; i < n && d < max; i++ {
+		d *= 2
+	}
+	if d > max {
+		d = max
+	}
+	return d + time.Duration(rand.Int64N(int64(base)+1))
+}
+
+// describe says why a call did not give a final answer, without the card.
+func describe(o cardapi.Outcome) string {
+	switch {
+	case o.Kind == cardapi.KindRetryable && o.Answer.Result == billing.ResultBusy:
+		return "verification center busy (result -2)"
+	case o.HTTPStatus == 0 && o.Err != nil:
+		return "no answer: " + o.Err.Error()
+	case o.Code != "":
+		s := fmt.Sprintf("HTTP %d %s", o.HTTPStatus, o.Code)
+		if o.Message != "" {
+			s += ": " + o.Message
+		}
+		return s
+	case o.Excerpt != "":
+		return fmt.Sprintf("HTTP %d unexpected answer: %q", o.HTTPStatus, o.Excerpt)
+	case o.Err != nil:
+		return fmt.Sprintf("HTTP %d: %v", o.HTTPStatus, o.Err)
+	}
+	return fmt.Sprintf("HTTP %d", o.HTTPStatus)
+}
+
+// budget enforces --max-charged, counting in-flight calls as if charged.
+type budget struct {
+	limit   int64 // < 0: unlimited
+	mu      sync.Mutex
+	charged int64
+	flight  int64
+}
+
+func newBudget(limit, already int64) *budget { return &budget{limit: limit, charged: already} }
+
+func (b *budget) reserve() bool {
+	if b.limit < 0 {
+		return true
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.charged+b.flight+1 > b.limit {
+		return false
+	}
+	b.flight++
+	return true
+}
+
+func (b *budget) release(charged bool) {
+	if b.limit < 0 {
+		return
+	}
+	b.mu.Lock()
+	b.flight--
+	if charged {
+		b.charged++
+	}
+	b.mu.Unlock()
+}

@@ -1,0 +1,427 @@
+package sinks
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"reflect"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/xuri/excelize/v2"
+
+	"cardbatch/billing"
+)
+
+// sampleSummary is a resumed run: an interrupted first attempt and a second
+// one still open, an undocumented result code, HTTP errors and a price.
+func sampleSummary() *billing.Summary {
+	start1 := time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
+	fin1 := start1.Add(90 * time.Minute)
+	start2 := time.Date(2026, 3, 1, 11, 15, 30, 0, time.UTC)
+	return &billing.Summary{
+		Rows:         1000,
+		APICalls:     12345,
+		ChargedCalls: 9876,
+		FreeCalls:    2468,
+		ByResult:     map[string]int64{"0": 9000, "-1": 873, "-2": 2400, "-3": 68, "7": 3},
+		Invalid:      20,
+		Duplicates:   50,
+		Failed:       2,
+		InDoubt:      1,
+		UnknownCalls: 3,
+		ByHTTPStatus: map[string]int64{"429": 12, "503": 4},
+		CacheHits:    5,
+		Skipped:      4,
+		Done:         919,
+		ByStatus:     map[string]int{"ok": 800, "not_found": 70, "card_not_exist": 6, "invalid": 20, "duplicate": 50, "failed": 2, "skipped": 4},
+		Attempts: []billing.Attempt{
+			{Number: 1, StartedAt: start1, FinishedAt: &fin1, APICalls: 10000, ChargedCalls: 8000, FreeCalls: 2000,
+				ByResult: map[string]int64{"0": 7300, "-1": 700, "-2": 2000}, Outcome: "interrupted"},
+			{Number: 2, StartedAt: start2, APICalls: 2345, ChargedCalls: 1876, FreeCalls: 468, InDoubt: 1,
+				ByResult: map[string]int64{"0": 1700, "-1": 173, "-2": 400, "-3": 68, "7": 3}},
+		},
+		Price:         0.05,
+		EstimatedCost: 493.8,
+		ByBank:        map[string]int{"中国工商银行": 300, "China Merchants Bank": 200, "中国银行": 200},
+		ByCardType:    map[string]int{"debit": 700, "credit": 173},
+	}
+}
+
+// contractKeys are the keys cli.md promises, plus the others Summary has.
+var contractKeys = []string{
+	"rows", "api_calls", "charged_calls", "free_calls", "by_result", "invalid", "duplicates", "failed", "in_doubt",
+	"unknown_result_calls", "by_http_status", "cache_hits", "skipped", "done", "by_status", "attempts",
+	"price", "estimated_cost", "by_bank", "by_card_type",
+}
+
+func TestWriteSummaryJSON(t *testing.T) {
+	tests := []struct {
+		name     string
+		mode     os.FileMode
+		wantMode os.FileMode
+		existing bool
+	}{
+		{name: "default mode", wantMode: 0o600},
+		{name: "given mode", mode: 0o644, wantMode: 0o644},
+		{name: "replaces an existing file", existing: true, wantMode: 0o600},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			path := filepath.Join(dir, "out.summary.json")
+			if tc.existing {
+				if err := os.WriteFile(path, []byte(`{"rows": 1}`), 0o666); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want := sampleSummary()
+			if err := WriteSummaryJSON(path, want, tc.mode); err != nil {
+				t.Fatal(err)
+			}
+			data, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got billing.Summary
+			if err := json.Unmarshal(data, &got); err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(&got, want) {
+				t.Errorf("round trip:\n got %+v\nwant %+v", got, *want)
+			}
+			var raw map[string]json.RawMessage
+			if err := json.Unmarshal(data, &raw); err != nil {
+				t.Fatal(err)
+			}
+			for _, k := range contractKeys {
+				if _, ok := raw[k]; !ok {
+					t.Errorf("key %q missing from %s", k, data)
+				}
+			}
+			if !bytes.Contains(data, []byte("\n  \"rows\": 1000,\n")) || !bytes.HasSuffix(data, []byte("}\n")) {
+				t.Errorf("not indented JSON with plain numbers:\n%s", data)
+			}
+			if fi, _ := os.Stat(path); fi.Mode().Perm() != tc.wantMode {
+				t.Errorf("mode = %#o, want %#o", fi.Mode().Perm(), tc.wantMode)
+			}
+			if names := listDir(t, dir); !slices.Equal(names, []string{"out.summary.json"}) {
+				t.Errorf("directory holds %q, want only the summary", names)
+			}
+		})
+	}
+
+	t.Run("nil maps are written as {} and []", func(t *testing.T) {
+		path := filepath.Join(t.TempDir(), "s.json")
+		sum := &billing.Summary{Rows: 3, Attempts: []billing.Attempt{{Number: 1}}}
+		if err := WriteSummaryJSON(path, sum, 0); err != nil {
+			t.Fatal(err)
+		}
+		data, _ := os.ReadFile(path)
+		var raw map[string]any
+		if err := json.Unmarshal(data, &raw); err != nil {
+			t.Fatal(err)
+		}
+		for _, k := range []string{"by_result", "by_status"} {
+			if m, ok := raw[k].(map[string]any); !ok || len(m) != 0 {
+				t.Errorf("%s = %#v, want {}", k, raw[k])
+			}
+		}
+		att := raw["attempts"].([]any)[0].(map[string]any)
+		if m, ok := att["by_result"].(map[string]any); !ok || len(m) != 0 {
+			t.Errorf("attempts[0].by_result = %#v, want {}", att["by_result"])
+		}
+		for _, k := range []string{"price", "estimated_cost", "by_bank", "by_card_type", "by_http_status"} {
+			if _, ok := raw[k]; ok {
+				t.Errorf("empty %s written; want it omitted", k)
+			}
+		}
+		if sum.ByResult != nil || sum.Attempts[0].ByResult != nil {
+			t.Error("WriteSummaryJSON modified the caller's summary")
+		}
+	})
+
+	t.Run("empty attempts are []", func(t *testing.T) {
+		path := filepath.Join(t.TempDir(), "s.json")
+		if err := WriteSummaryJSON(path, &billing.Summary{}, 0); err != nil {
+			t.Fatal(err)
+		}
+		data, _ := os.ReadFile(path)
+		if !bytes.Contains(data, []byte(`"attempts": []`)) {
+			t.Errorf("attempts not written as []:\n%s", data)
+		}
+	})
+
+	t.Run("errors", func(t *testing.T) {
+		dir := t.TempDir()
+		if err := WriteSummaryJSON(filepath.Join(dir, "missing", "s.json"), sampleSummary(), 0); !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("missing directory: err = %v, want fs.ErrNotExist", err)
+		}
+		if err := WriteSummaryJSON(filepath.Join(dir, "s.json"), nil, 0); err == nil {
+			t.Error("nil summary: no error")
+		}
+		if names := listDir(t, dir); len(names) != 0 {
+			t.Errorf("failed writes left %q", names)
+		}
+	})
+}
+
+func TestRenderTable(t *testing.T) {
+	var b bytes.Buffer
+	if err := RenderTable(&b, sampleSummary()); err != nil {
+		t.Fatal(err)
+	}
+	out := b.String()
+	t.Logf("\n%s", out)
+
+	// Each figure on its own line: the JSON key, then the value.
+	lines := []struct{ key, value string }{
+		{"rows", "1,000"}, {"api_calls", "12,345"}, {"charged_calls", "9,876"}, {"free_calls", "2,468"},
+		{"in_doubt", "1"}, {"unknown_result_calls", "3"},
+		{"done", "919"}, {"invalid", "20"}, {"duplicates", "50"}, {"cache_hits", "5"}, {"failed", "2"}, {"skipped", "4"},
+		{"price", "0.05"}, {"estimated_cost", "493.80"},
+		{"0", "9,000"}, {"-1", "873"}, {"-2", "2,400"}, {"-3", "68"}, {"7", "3"},
+		{"429", "12"}, {"503", "4"},
+		{"ok", "800"}, {"card_not_exist", "6"},
+		{"中国工商银行", "300"}, {"China Merchants Bank", "200"}, {"debit", "700"},
+	}
+	for _, l := range lines {
+		re := regexp.MustCompile(`(?m)^\s+` + regexp.QuoteMeta(l.key) + `\s+` + regexp.QuoteMeta(l.value) + `(\s|$)`)
+		if !re.MatchString(out) {
+			t.Errorf("no line %q … %q", l.key, l.value)
+		}
+	}
+	for _, k := range contractKeys {
+		if !strings.Contains(out, k) {
+			t.Errorf("key %q missing", k)
+		}
+	}
+	for _, want := range []struct{ code, count, meaning string }{
+		{"0", "9,000", "query successful (charged)"},
+		{"-1", "873", "no information found (charged)"},
+		{"-2", "2,400", "verification center busy (free)"},
+		{"-3", "68", "card does not exist (free)"},
+		{"7", "3", "undocumented result code (unknown, counted as charged)"},
+	} {
+		re := regexp.MustCompile(`(?m)^\s+` + regexp.QuoteMeta(want.code) + `\s+` + regexp.QuoteMeta(want.count) + `\s+` + regexp.QuoteMeta(want.meaning) + `$`)
+		if !re.MatchString(out) {
+			t.Errorf("by_result line %s with meaning %q missing", want.code, want.meaning)
+		}
+	}
+	// Attempts: one line each, with its counts and outcome.
+	att1 := regexp.MustCompile(`(?m)^\s+1\s+2026-03-01 09:00:00 \+00:00\s+2026-03-01 10:30:00 \+00:00\s+10,000\s+8,000\s+2,000\s+0\s+interrupted\s+0=7300 -1=700 -2=2000$`)
+	att2 := regexp.MustCompile(`(?m)^\s+2\s+2026-03-01 11:15:30 \+00:00\s+-\s+2,345\s+1,876\s+468\s+1\s+-\s+0=1700 -1=173 -2=400 -3=68 7=3$`)
+	if !att1.MatchString(out) || !att2.MatchString(out) {
+		t.Errorf("attempt lines missing or malformed")
+	}
+
+	// Values line up in one column.
+	col := -1
+	for _, l := range []string{"rows", "charged_calls", "unknown_result_calls", "skipped"} {
+		m := regexp.MustCompile(`(?m)^\s+` + l + `\s+\S+$`).FindString(out)
+		if col == -1 {
+			col = len(m)
+		} else if len(m) != col {
+			t.Errorf("line %q ends at column %d, want %d", m, len(m), col)
+		}
+	}
+
+	t.Run("nil summary", func(t *testing.T) {
+		if err := RenderTable(&bytes.Buffer{}, nil); err == nil {
+			t.Error("no error")
+		}
+	})
+	t.Run("empty summary", func(t *testing.T) {
+		var b bytes.Buffer
+		if err := RenderTable(&b, &billing.Summary{}); err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(b.String(), "price") || !strings.Contains(b.String(), "charged_calls") {
+			t.Errorf("empty summary:\n%s", b.String())
+		}
+	})
+}
+
+func TestSummarySheet(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "out.xlsx")
+	s, err := Create(Options{Path: path, Header: []string{"card"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeAll(t, s, [][]string{{"6227009328792181234"}})
+	if err := s.Commit(sampleSummary()); err != nil {
+		t.Fatal(err)
+	}
+	f, err := excelize.OpenFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if got := f.GetSheetList(); !slices.Equal(got, []string{DefaultSheetName, SummarySheetName}) {
+		t.Fatalf("sheets = %q, want data then Summary", got)
+	}
+	if f.GetActiveSheetIndex() != 0 {
+		t.Errorf("active sheet = %d, want the data sheet", f.GetActiveSheetIndex())
+	}
+	rows, err := f.GetRows(SummarySheetName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// find returns the 1-based row whose column A is label, searching after
+	// the section heading (or from the top when section is "").
+	find := func(section, label string) int {
+		t.Helper()
+		from := 0
+		if section != "" {
+			from = slices.IndexFunc(rows, func(r []string) bool { return len(r) > 0 && r[0] == section })
+			if from < 0 {
+				t.Fatalf("section %q not found", section)
+			}
+		}
+		for i := from; i < len(rows); i++ {
+			if len(rows[i]) > 0 && rows[i][0] == label {
+				return i + 1
+			}
+		}
+		t.Fatalf("no row %q in section %q", label, section)
+		return 0
+	}
+	cell := func(col, row int) string {
+		t.Helper()
+		v, err := f.GetCellValue(SummarySheetName, cellName(col, row))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	bold := func(col, row int) bool {
+		id, _ := f.GetCellStyle(SummarySheetName, cellName(col, row))
+		st, _ := f.GetStyle(id)
+		return st != nil && st.Font != nil && st.Font.Bold
+	}
+
+	if !strings.Contains(cell(1, 1), "billing summary") || !bold(1, 1) {
+		t.Errorf("A1 = %q, want a bold title", cell(1, 1))
+	}
+	// Key/value figures: column B, formatted #,##0 (stored as numbers).
+	kv := []struct{ section, key, value string }{
+		{"Calls", "rows", "1,000"}, {"Calls", "api_calls", "12,345"}, {"Calls", "charged_calls", "9,876"},
+		{"Calls", "free_calls", "2,468"}, {"Calls", "in_doubt", "1"}, {"Calls", "unknown_result_calls", "3"},
+		{"Rows", "done", "919"}, {"Rows", "invalid", "20"}, {"Rows", "duplicates", "50"},
+		{"Rows", "cache_hits", "5"}, {"Rows", "failed", "2"}, {"Rows", "skipped", "4"},
+		{"Cost", "price", "0.05"}, {"Cost", "estimated_cost", "493.80"},
+		{"By HTTP status", "429", "12"}, {"By row status", "ok", "800"}, {"By row status", "failed", "2"},
+		{"By issuing bank", "中国工商银行", "300"}, {"By issuing bank", "China Merchants Bank", "200"},
+		{"By card nature", "debit", "700"}, {"By card nature", "credit", "173"},
+	}
+	for _, c := range kv {
+		r := find(c.section, c.key)
+		if got := cell(2, r); got != c.value {
+			t.Errorf("%s/%s = %q, want %q", c.section, c.key, got, c.value)
+		}
+	}
+	r := find("Calls", "charged_calls")
+	if ct, _ := f.GetCellType(SummarySheetName, cellName(2, r)); ct != excelize.CellTypeUnset && ct != excelize.CellTypeNumber {
+		t.Errorf("charged_calls value has cell type %v, want a number", ct)
+	}
+	if raw, _ := f.GetCellValue(SummarySheetName, cellName(2, r), excelize.Options{RawCellValue: true}); raw != "9876" {
+		t.Errorf("charged_calls raw value = %q, want 9876", raw)
+	}
+	for _, h := range []string{"Calls", "Rows", "Cost", "By result", "Attempts", "By issuing bank", "By card nature"} {
+		if !bold(1, find("", h)) {
+			t.Errorf("heading %q is not bold", h)
+		}
+	}
+	// By result: code, meaning, count, billing class.
+	byResult := []struct{ code, meaning, count, class string }{
+		{"0", "query successful", "9,000", "charged"},
+		{"-1", "no information found", "873", "charged"},
+		{"-2", "verification center busy", "2,400", "free"},
+		{"-3", "card does not exist", "68", "free"},
+		{"7", "undocumented result code", "3", "unknown, counted as charged"},
+	}
+	for _, br := range byResult {
+		r := find("By result", br.code)
+		got := []string{cell(2, r), cell(3, r), cell(4, r)}
+		if want := []string{br.meaning, br.count, br.class}; !slices.Equal(got, want) {
+			t.Errorf("by result %s = %q, want %q", br.code, got, want)
+		}
+	}
+	// Attempts: a bold header row, then one row per attempt.
+	hr := find("Attempts", "attempt")
+	if !bold(1, hr) || cell(4, hr) != "api_calls" || cell(8, hr) != "outcome" {
+		t.Errorf("attempts header row %d = %q", hr, rows[hr-1])
+	}
+	wantAttempts := [][]string{
+		{"1", "2026-03-01 09:00:00 +00:00", "2026-03-01 10:30:00 +00:00", "10,000", "8,000", "2,000", "0", "interrupted", "0=7300 -1=700 -2=2000"},
+		{"2", "2026-03-01 11:15:30 +00:00", "-", "2,345", "1,876", "468", "1", "-", "0=1700 -1=173 -2=400 -3=68 7=3"},
+	}
+	for i, want := range wantAttempts {
+		if got := rows[hr+i]; !slices.Equal(got, want) {
+			t.Errorf("attempt row %d = %q, want %q", i+1, got, want)
+		}
+	}
+	// Banks by descending count, ties by name.
+	b1, b2, b3 := find("By issuing bank", "中国工商银行"), find("By issuing bank", "China Merchants Bank"), find("By issuing bank", "中国银行")
+	if !(b1 < b2 && b2 < b3) {
+		t.Errorf("bank rows %d, %d, %d: want by descending count, then name", b1, b2, b3)
+	}
+	if w, _ := f.GetColWidth(SummarySheetName, "A"); w != summaryColWidths[0] {
+		t.Errorf("column A width = %v, want %v", w, summaryColWidths[0])
+	}
+
+	t.Run("no price, no banks: sections left out", func(t *testing.T) {
+		path := filepath.Join(t.TempDir(), "out.xlsx")
+		s, err := Create(Options{Path: path, Header: []string{"card"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Commit(&billing.Summary{Rows: 0}); err != nil {
+			t.Fatal(err)
+		}
+		rows := readXLSX(t, path, SummarySheetName)
+		var labels []string
+		for _, r := range rows {
+			if len(r) > 0 {
+				labels = append(labels, r[0])
+			}
+		}
+		for _, absent := range []string{"Cost", "price", "By issuing bank", "By card nature", "By HTTP status"} {
+			if slices.Contains(labels, absent) {
+				t.Errorf("section %q present without data", absent)
+			}
+		}
+		for _, present := range []string{"Calls", "charged_calls", "By result", "Attempts"} {
+			if !slices.Contains(labels, present) {
+				t.Errorf("%q missing", present)
+			}
+		}
+	})
+}
+
+func TestFormatters(t *testing.T) {
+	ints := map[int64]string{0: "0", 7: "7", 999: "999", 1000: "1,000", 1234567: "1,234,567", -1234: "-1,234"}
+	for n, want := range ints {
+		if got := formatInt(n); got != want {
+			t.Errorf("formatInt(%d) = %q, want %q", n, got, want)
+		}
+	}
+	money := map[float64]string{0: "0.00", 35.1: "35.10", 1234567.891: "1,234,567.89"}
+	for v, want := range money {
+		if got := formatMoney(v); got != want {
+			t.Errorf("formatMoney(%v) = %q, want %q", v, got, want)
+		}
+	}
+	prices := map[float64]string{0.05: "0.05", 0.005: "0.005", 1: "1.00", 0.1: "0.10"}
+	for v, want := range prices {
+		if got := formatPrice(v); got != want {
+			t.Errorf("formatPrice(%v) = %q, want %q", v, got, want)
+		}
+	}
+}

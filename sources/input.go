@@ -1,0 +1,98 @@
+package sources
+
+import (
+	"context"
+	"errors"
+)
+
+// input is the Input shared by every format: peeked records first, then the
+// format's record stream, numbered and given their card cell.
+type input struct {
+	path      string
+	format    string
+	header    []string
+	hasHeader bool
+	cardCol   int
+	total     int
+	notes     []string
+
+	pending []record               // peeked data records not yet returned
+	read    func() (record, error) // the next non-blank record; io.EOF at the end
+	// card, when set, fills Row.Card and Row.CardNumericUnsafe (XLSX);
+	// otherwise Card is the card column's field.
+	card    func(row *Row) error
+	closeFn func() error
+
+	index  int
+	err    error // sticky: once Next fails it keeps failing
+	closed bool
+}
+
+func (in *input) Header() []string { return append([]string(nil), in.header...) }
+func (in *input) HasHeader() bool  { return in.hasHeader }
+func (in *input) CardColumn() int  { return in.cardCol }
+func (in *input) Format() string   { return in.format }
+func (in *input) TotalHint() int   { return in.total }
+func (in *input) Notes() []string  { return append([]string(nil), in.notes...) }
+
+// Next implements Input.
+func (in *input) Next(ctx context.Context) (Row, error) {
+	if in.closed {
+		return Row{}, errClosed
+	}
+	if in.err != nil {
+		return Row{}, in.err
+	}
+	if err := ctxDone(ctx); err != nil {
+		return Row{}, err
+	}
+	var rec record
+	if len(in.pending) > 0 {
+		rec = in.pending[0]
+		in.pending[0] = record{}
+		in.pending = in.pending[1:]
+	} else {
+		var err error
+		if rec, err = in.read(); err != nil {
+			in.err = err
+			return Row{}, err
+		}
+	}
+	row := Row{Index: in.index, Line: rec.line, Fields: rec.fields, Card: cell(rec.fields, in.cardCol)}
+	if in.card != nil {
+		if err := in.card(&row); err != nil {
+			in.err = err
+			return Row{}, err
+		}
+	}
+	in.index++
+	return row, nil
+}
+
+// Close implements Input.
+func (in *input) Close() error {
+	if in.closed {
+		return nil
+	}
+	in.closed = true
+	in.pending = nil
+	if in.closeFn != nil {
+		return in.closeFn()
+	}
+	return nil
+}
+
+// ctxDone returns ctx.Err() if ctx is done, without blocking.
+func ctxDone(ctx context.Context) error {
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	default:
+		return nil
+	}
+}
+
+// errClosed is returned by Next after Close.
+var errClosed = errors.New("sources: Next called after Close")
+
+var _ Input = (*input)(nil)
