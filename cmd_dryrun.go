@@ -14,8 +14,9 @@ import (
 // dryRun prints what a run would do without sending anything or creating
 // any file.
 func (a *app) dryRun(ctx context.Context, f *runFlags, inputPath string,
-	openSource func(context.Context) (pipeline.Source, error), settings map[string]string, log *slog.Logger) (int, error) {
-	cfg := pipeline.Config{InputPath: inputPath, OpenSource: openSource, Settings: settings, Rate: f.rate, NoLuhn: f.noLuhn}
+	openSource func(context.Context) (pipeline.Source, error), settings map[string]string, answers pipeline.AnswerCache, log *slog.Logger) (int, error) {
+	cfg := pipeline.Config{InputPath: inputPath, OpenSource: openSource, Settings: settings, Rate: f.rate, NoLuhn: f.noLuhn,
+		Cache: answers, CacheTTL: f.cacheTTL, CacheNamespace: settings["endpoint"]}
 	if _, err := os.Stat(f.checkpoint); err == nil {
 		store, err := checkpoint.OpenReadOnly(ctx, f.checkpoint)
 		if err != nil {
@@ -24,7 +25,7 @@ func (a *app) dryRun(ctx context.Context, f *runFlags, inputPath string,
 		defer store.Close()
 		cfg.Store = store
 	}
-	est, err := pipeline.DryRun(ctx, cfg, 0)
+	est, err := pipeline.DryRun(ctx, cfg, f.price)
 	if err != nil {
 		return exitCodeOf(inputErr(err)), err
 	}
@@ -37,6 +38,9 @@ func (a *app) dryRun(ctx context.Context, f *runFlags, inputPath string,
 	fmt.Fprintf(tw, "cache hits\t%d\n", est.CacheHits)
 	fmt.Fprintf(tw, "calls to send\t%d\n", est.Calls)
 	fmt.Fprintf(tw, "max charged calls\t%d\n", est.MaxCharged)
+	if f.price > 0 {
+		fmt.Fprintf(tw, "estimated cost\t%.2f (at most; %d charged calls × %g)\n", est.Cost, est.MaxCharged, f.price)
+	}
 	if f.rate > 0 {
 		fmt.Fprintf(tw, "estimated time\t%s at --rate %g\n", est.Duration.Round(1e9), f.rate)
 	} else {

@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"cardbatch/cache"
 	"cardbatch/cardapi"
 	"cardbatch/cardapi/sim"
 	"cardbatch/checkpoint"
@@ -28,7 +29,10 @@ type runFlags struct {
 	input, output, column, sheet, checkpoint, summary string
 	endpoint, tokenFile, logFormat, encoding          string
 	simulate, dryRun, noProgress, noLuhn, restart     bool
-	maskOutput                                        bool
+	maskOutput, noCache                               bool
+	cachePath                                         string
+	cacheTTL                                          time.Duration
+	price                                             float64
 	simFaults                                         string
 	simSeed                                           int64
 	rate                                              float64
@@ -65,6 +69,10 @@ func (a *app) runFlagSet(f *runFlags) *flag.FlagSet {
 	fs.BoolVar(&f.restart, "restart", false, "discard the checkpoint's run and start over")
 	fs.StringVar(&f.encoding, "encoding", "", "CSV text encoding: utf-8, gb18030, gbk or utf-16 (default: detected)")
 	fs.BoolVar(&f.maskOutput, "mask-output", false, "mask the card column in the output (first 6 and last 4 digits)")
+	fs.StringVar(&f.cachePath, "cache", "", "answer cache `FILE` shared across runs (default: the user's cache folder, cardbatch/answers.db)")
+	fs.BoolVar(&f.noCache, "no-cache", false, "do not use the answer cache")
+	fs.DurationVar(&f.cacheTTL, "cache-ttl", 30*24*time.Hour, "reuse cached answers younger than this (0 disables the cache)")
+	fs.Float64Var(&f.price, "price", 0, "price of one charged call, for estimated_cost in the summary and the dry run")
 	return fs
 }
 
@@ -121,6 +129,9 @@ func (a *app) cmdRun(ctx context.Context, args []string) int {
 func (a *app) run(ctx context.Context, f *runFlags, log *slog.Logger) (int, error) {
 	if f.input == "" || f.output == "" {
 		return exitUsage, usageErr("--input and --output are required (see cardbatch run -h)")
+	}
+	if f.price < 0 || f.cacheTTL < 0 {
+		return exitUsage, usageErr("--price and --cache-ttl must not be negative")
 	}
 	if f.rate < 0 || f.concurrency < 1 || f.retries < 0 || f.timeout <= 0 || f.burst < 1 {
 		return exitUsage, usageErr("--rate must be >= 0, --concurrency and --burst >= 1, --retries >= 0, --timeout > 0")
@@ -204,8 +215,29 @@ func (a *app) run(ctx context.Context, f *runFlags, log *slog.Logger) (int, erro
 		settings["endpoint"] = f.endpoint
 	}
 
+	// The answer cache shared across runs.
+	// With --simulate it is off unless --cache names one: simulated answers
+	// must never be served to a run against the real API.
+	var answers *cache.Cache
+	if !f.noCache && f.cacheTTL > 0 && (!f.simulate || f.cachePath != "") {
+		path := f.cachePath
+		if path == "" {
+			if path, err = cache.DefaultPath(); err != nil {
+				return exitUsage, err
+			}
+		}
+		if answers, err = cache.Open(ctx, path); err != nil {
+			return exitFatal, err
+		}
+		defer answers.Close()
+	}
+	var answerCache pipeline.AnswerCache
+	if answers != nil {
+		answerCache = answers
+	}
+
 	if f.dryRun {
-		return a.dryRun(ctx, f, inputPath, openSource, settings, log)
+		return a.dryRun(ctx, f, inputPath, openSource, settings, answerCache, log)
 	}
 
 	// The API: the real one, or the simulator on a loopback port in-process.
@@ -276,6 +308,7 @@ func (a *app) run(ctx context.Context, f *runFlags, log *slog.Logger) (int, erro
 		Caller: client, Settings: settings, Restart: f.restart,
 		Rate: f.rate, Burst: f.burst, Concurrency: f.concurrency, Retries: f.retries,
 		RetryBase: f.retryBase, NoLuhn: f.noLuhn, MaxCharged: f.maxCharged, MaskOutput: f.maskOutput,
+		Price: f.price, Cache: answerCache, CacheTTL: f.cacheTTL, CacheNamespace: settings["endpoint"],
 		Stop: stop, Logger: log, Progress: reporter,
 	})
 	if err != nil {

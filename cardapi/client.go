@@ -3,6 +3,8 @@ package cardapi
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"crypto/rsa"
 	"crypto/tls"
 	"encoding/json"
 	"errors"
@@ -66,8 +68,16 @@ type Config struct {
 	MaxBodyBytes int64
 	// UserAgent is the user-agent header (DefaultUserAgent when empty).
 	UserAgent string
-	// EncryptionArray is reserved for field encryption (array form of
-	// "encryption"); it is ignored for now.
+	// EncryptionKey, when set, turns on field encryption: every call sends
+	// bank_card encrypted with AES-256-CBC under a fresh key and IV from
+	// crypto/rand, the key wrapped with this RSA public key (PKCS#1 v1.5),
+	// as shared/api/check-1e.md describes; the clear card never appears in
+	// the request body. Load it with LoadRSAPublicKey. nil sends the card in
+	// clear (inside TLS). New refuses a key crypto/rsa cannot encrypt with.
+	EncryptionKey *rsa.PublicKey
+	// EncryptionArray sends "encryption" as an array of one object (the
+	// gateway's OpenAPI form) instead of one object (the upstream form, the
+	// default). It matters only when EncryptionKey is set.
 	EncryptionArray bool
 	// Transport, when set, replaces the client's own tuned transport (tests,
 	// the in-process simulator). A RoundTripper that is not an
@@ -87,6 +97,9 @@ type Client struct {
 	header  http.Header // template, cloned per request
 	token   string      // for scrubbing excerpts; never logged
 	maxBody int64
+	encKey  *rsa.PublicKey   // nil: no field encryption
+	encArr  bool             // "encryption" in array form
+	rnd     io.Reader        // source of the symmetric keys and IVs: crypto/rand
 	traced  bool             // the transport is an *http.Transport: httptrace is reliable
 	now     func() time.Time // for Retry-After dates; replaced in tests
 }
@@ -141,6 +154,12 @@ func New(cfg Config) (*Client, error) {
 		return nil, errors.New("cardapi: user agent must be one line")
 	}
 
+	if cfg.EncryptionKey != nil {
+		if err := checkEncryptionKey(cfg.EncryptionKey); err != nil {
+			return nil, fmt.Errorf("cardapi: encryption key: %w", err)
+		}
+	}
+
 	rt := cfg.Transport
 	if rt == nil {
 		rt = newTransport(maxConns, timeout)
@@ -165,6 +184,9 @@ func New(cfg Config) (*Client, error) {
 		header:  h,
 		token:   token,
 		maxBody: maxBody,
+		encKey:  cfg.EncryptionKey,
+		encArr:  cfg.EncryptionArray,
+		rnd:     rand.Reader,
 		traced:  traced,
 		now:     time.Now,
 	}, nil
@@ -278,7 +300,12 @@ func (c *Client) Check(ctx context.Context, card string) Outcome {
 		tr.ct.GotConn = tr.onGotConn
 		rctx = httptrace.WithClientTrace(ctx, &tr.ct)
 	}
-	req, err := http.NewRequestWithContext(rctx, http.MethodPost, c.url, bytes.NewReader(encodeRequest(card)))
+	body, err := c.requestBody(card)
+	if err != nil {
+		// Only a failing crypto/rand can get here; the error names no card.
+		return Outcome{Kind: KindFatal, Billing: billing.None, Err: err}
+	}
+	req, err := http.NewRequestWithContext(rctx, http.MethodPost, c.url, bytes.NewReader(body))
 	if err != nil {
 		// Cannot happen: the URL was validated by New. The error names the
 		// URL only.
@@ -437,6 +464,15 @@ func jsonObject(data []byte) []byte {
 		return nil
 	}
 	return data
+}
+
+// requestBody returns the JSON body of a call for card: encrypted when the
+// client has an encryption key, else in clear.
+func (c *Client) requestBody(card string) ([]byte, error) {
+	if c.encKey == nil {
+		return encodeRequest(card), nil
+	}
+	return encryptedBody(card, c.encKey, c.encArr, c.rnd)
 }
 
 // encodeRequest returns the JSON body {"bank_card":"..."} for card. Card

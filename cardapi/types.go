@@ -70,6 +70,8 @@ const (
 	KindRetryable
 	// KindFatal: the run must stop: HTTP 400/401/403/404 (and any other 4xx
 	// but 429). Code and Message hold the provider's error code and message.
+	// Also a call that could not be built because field encryption failed
+	// (crypto/rand failed): HTTPStatus 0, not sent, Err set.
 	KindFatal
 	// KindProtocol: an answer that is none of the above (not JSON, JSON of
 	// another shape, a truncated body, a body over the size limit, a status

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"hash"
 	"os"
+	"path/filepath"
 	"strings"
 )
 
@@ -32,23 +33,14 @@ func LoadKey(path string, create bool) ([]byte, error) {
 	}
 	b, err := os.ReadFile(path)
 	if errors.Is(err, os.ErrNotExist) && create {
-		k := make([]byte, 32)
-		if _, err := rand.Read(k); err != nil {
-			return nil, err
+		k, cerr := createKey(path)
+		if cerr == nil {
+			return k, nil
 		}
-		f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-		if err != nil {
-			return nil, fmt.Errorf("create key file: %w", err)
+		if !errors.Is(cerr, os.ErrExist) {
+			return nil, cerr
 		}
-		if _, err := f.WriteString(hex.EncodeToString(k) + "\n"); err != nil {
-			f.Close()
-			return nil, err
-		}
-		if err := f.Sync(); err != nil {
-			f.Close()
-			return nil, err
-		}
-		return k, f.Close()
+		b, err = os.ReadFile(path) // another process created it first
 	}
 	if err != nil {
 		return nil, fmt.Errorf("read key file %s: %w (the checkpoint cannot be resumed without it: use --restart, or set %s)", path, err, KeyEnv)
@@ -60,6 +52,36 @@ func LoadKey(path string, create bool) ([]byte, error) {
 	k, err := hex.DecodeString(strings.TrimSpace(string(b)))
 	if err != nil || len(k) < 16 {
 		return nil, fmt.Errorf("key file %s is damaged: restore it, or use --restart to start over", path)
+	}
+	return k, nil
+}
+
+// createKey writes a new random key to path atomically: the file appears
+// complete or not at all, and an existing file is never replaced (the error
+// then wraps os.ErrExist).
+func createKey(path string) ([]byte, error) {
+	k := make([]byte, 32)
+	if _, err := rand.Read(k); err != nil {
+		return nil, err
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return nil, fmt.Errorf("create key file: %w", err)
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.WriteString(hex.EncodeToString(k) + "\n"); err != nil {
+		tmp.Close()
+		return nil, err
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return nil, err
+	}
+	if err := tmp.Close(); err != nil {
+		return nil, err
+	}
+	if err := os.Link(tmp.Name(), path); err != nil {
+		return nil, err
 	}
 	return k, nil
 }

@@ -60,6 +60,10 @@ func DryRun(ctx context.Context, cfg Config, price float64) (*Estimate, error) {
 	}
 	defer src.Close()
 	seen := make(map[uint64]struct{}, 1024)
+	var cacheHasher *checkpoint.Hasher
+	if cfg.Cache != nil {
+		cacheHasher = checkpoint.NewHasher(cfg.Cache.Key())
+	}
 	for {
 		row, err := src.Next(ctx)
 		if errors.Is(err, io.EOF) {
@@ -83,6 +87,16 @@ func DryRun(ctx context.Context, cfg Config, price float64) (*Estimate, error) {
 		if done.Has(row.Index) {
 			est.AlreadyDone++
 			continue
+		}
+		if cacheHasher != nil {
+			_, hit, err := cfg.Cache.Get(ctx, cacheHasher.Sum(cfg.CacheNamespace+"\x00"+digits), cfg.CacheTTL)
+			if err != nil {
+				return nil, err
+			}
+			if hit {
+				est.CacheHits++
+				continue
+			}
 		}
 		est.Calls++
 	}

@@ -119,7 +119,7 @@ func writeOutput(ctx context.Context, cfg *Config) (err error) {
 	if err != nil {
 		return err
 	}
-	return sink.Commit(sum)
+	return sink.Commit(cfg.decorate(sum))
 }
 
 // answerCells renders the answer columns of one row.

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"cardbatch/billing"
+	"cardbatch/cache"
 	"cardbatch/cardapi"
 	"cardbatch/checkpoint"
 	"cardbatch/sources"
@@ -39,6 +40,16 @@ type Sink interface {
 	Write(fields []string) error
 	Commit(sum *billing.Summary) error
 	Abort() error
+}
+
+// AnswerCache is the answer cache shared across runs. Get never returns an
+// answer older than maxAge; Put may queue, and Flush makes queued answers
+// visible to other runs. All methods are safe for concurrent use.
+type AnswerCache interface {
+	Key() []byte
+	Get(ctx context.Context, mac []byte, maxAge time.Duration) (cache.Entry, bool, error)
+	Put(ctx context.Context, e cache.Entry) error
+	Flush(ctx context.Context) error
 }
 
 // AnswerColumns are the columns appended to every output row (cli.md).
@@ -66,6 +77,13 @@ type Config struct {
 	NoLuhn      bool          // send Luhn failures anyway
 	MaxCharged  int64         // stop before charged calls exceed this; < 0 = unlimited
 	MaskOutput  bool          // mask the card column in the output
+	Price       float64       // price of one charged call, for the summary's estimated_cost (0 = not given)
+
+	Cache    AnswerCache   // the cross-run answer cache; nil = off
+	CacheTTL time.Duration // how old a cached answer may be
+	// CacheNamespace separates answers of different APIs (the simulator's
+	// from the provider's) inside one cache: it is part of every cache key.
+	CacheNamespace string
 
 	Stop     <-chan struct{} // closed to stop gracefully (first SIGINT); ctx ends a run at once
 	Logger   *slog.Logger
@@ -169,6 +187,15 @@ func (c *Config) defaults() {
 	if c.Burst <= 0 {
 		c.Burst = 1
 	}
+}
+
+// decorate adds what the checkpoint does not know to a summary: the price.
+func (c *Config) decorate(sum *billing.Summary) *billing.Summary {
+	if sum != nil && c.Price > 0 {
+		sum.Price = c.Price
+		sum.EstimatedCost = float64(sum.ChargedCalls) * c.Price
+	}
+	return sum
 }
 
 func stateFor(result string) checkpoint.State {

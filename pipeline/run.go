@@ -18,6 +18,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"cardbatch/billing"
+	"cardbatch/cache"
 	"cardbatch/cardapi"
 	"cardbatch/cardnum"
 	"cardbatch/checkpoint"
@@ -113,9 +114,10 @@ func prepareRun(ctx context.Context, cfg *Config) error {
 
 // job is one distinct card to send.
 type job struct {
-	idx  int
-	card string
-	mac  []byte
+	idx      int
+	card     string
+	mac      []byte // row key in the checkpoint
+	cacheMAC []byte // key in the answer cache (nil when the cache is off)
 }
 
 // runner holds the state of one attempt.
@@ -177,7 +179,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	res.Summary = sum
+	res.Summary = cfg.decorate(sum)
 	return res, nil
 }
 
@@ -276,6 +278,10 @@ func (r *runner) dispatch(ctx context.Context, src Source, done *checkpoint.Bits
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(cfg.Concurrency)
 	hasher := checkpoint.NewHasher(cfg.Key)
+	var cacheHasher *checkpoint.Hasher
+	if cfg.Cache != nil {
+		cacheHasher = checkpoint.NewHasher(cfg.Cache.Key())
+	}
 	seen := make(map[uint64]int32, 1024)
 	var readErr error
 	rows := 0
@@ -326,6 +332,9 @@ loop:
 			continue // answered by an earlier attempt
 		}
 		j := job{idx: row.Index, card: digits, mac: hasher.Sum(digits)}
+		if cacheHasher != nil {
+			j.cacheMAC = cacheHasher.Sum(cfg.CacheNamespace + "\x00" + digits)
+		}
 		if r.stopped() {
 			break
 		}
@@ -333,6 +342,11 @@ loop:
 	}
 	if err := g.Wait(); err != nil && readErr == nil {
 		readErr = err
+	}
+	if cfg.Cache != nil {
+		if err := cfg.Cache.Flush(context.WithoutCancel(ctx)); err != nil {
+			cfg.Logger.Warn("could not save answers to the cache", "error", err)
+		}
 	}
 	if readErr == nil && !r.stopped() {
 		if err := r.cfg.Store.SetTotalRows(context.WithoutCancel(ctx), rows); err != nil {
@@ -378,6 +392,18 @@ func (r *runner) process(ctx context.Context, j job) error {
 	rec := checkpoint.RowRecord{Idx: j.idx, CardHMAC: j.mac, State: checkpoint.Pending, Billing: billing.None}
 	marked := false
 	var last cardapi.Outcome
+	if cfg.Cache != nil && j.cacheMAC != nil {
+		e, ok, err := cfg.Cache.Get(ctx, j.cacheMAC, cfg.CacheTTL)
+		if err != nil {
+			cfg.Logger.Warn("answer cache lookup failed; sending the call", "error", err)
+		} else if ok {
+			rec.State, rec.Result, rec.Description = checkpoint.Cached, e.Result, e.Description
+			rec.AccountBank, rec.AccountType = e.AccountBank, e.AccountType
+			rec.Error = "answered from the cache (obtained " + e.At.UTC().Format(time.RFC3339) + ")"
+			r.stats.finished.Add(1)
+			return r.w.Record(rec, nil)
+		}
+	}
 	// stopRow records why a row that had calls did not get another one.
 	stopRow := func(state checkpoint.State, why string) error {
 		if !marked {
@@ -446,6 +472,12 @@ func (r *runner) process(ctx context.Context, j job) error {
 				rec.Error = ""
 			}
 			r.stats.finished.Add(1)
+			if cfg.Cache != nil && j.cacheMAC != nil && cache.Cacheable(a.Result) {
+				if err := cfg.Cache.Put(ctx, cache.Entry{MAC: j.cacheMAC, Result: a.Result, Description: a.Description,
+					AccountBank: a.AccountBank, AccountType: a.AccountType, At: time.Now()}); err != nil {
+					cfg.Logger.Warn("could not save an answer to the cache", "error", err)
+				}
+			}
 			return r.w.Record(rec, call)
 		case cardapi.KindFatal:
 			rec.State, rec.Error = checkpoint.Failed, describe(out)

@@ -197,8 +197,8 @@ func openTextAs(ctx context.Context, opts Options, sn sniffResult, enc textEncod
 	}()
 
 	recs := make([]record, 0, peekRecords)
-	eof := false
-	for len(recs) < peekRecords {
+	eof, size := false, 0
+	for !peekFull(recs, size) {
 		if err := sc.scan(); err == io.EOF {
 			eof = true
 			break
@@ -206,6 +206,7 @@ func openTextAs(ctx context.Context, opts Options, sn sniffResult, enc textEncod
 			return nil, textError(opts.Path, err)
 		}
 		recs = append(recs, record{fields: sc.record(), line: sc.startLine})
+		size += len(sc.rec)
 	}
 	total := len(recs)
 	if !eof {

@@ -13,6 +13,25 @@ import (
 // header and the card column: the header candidate and 200 more.
 const peekRecords = 201
 
+// peekBytes bounds the look-ahead in bytes as well, so that 201 huge records
+// cannot fill the memory; at least two records are always read.
+const peekBytes = 4 << 20
+
+// peekFull reports whether the look-ahead has enough: peekRecords records,
+// or peekBytes of field data in two or more.
+func peekFull(recs []record, size int) bool {
+	return len(recs) >= peekRecords || (len(recs) >= 2 && size >= peekBytes)
+}
+
+// recordSize returns the bytes of a record's fields.
+func recordSize(fields []string) int {
+	n := 0
+	for _, f := range fields {
+		n += len(f)
+	}
+	return n
+}
+
 // contentSample is how many non-empty cells of a column are looked at when
 // the card column is found by content.
 const contentSample = 200
@@ -73,7 +92,23 @@ func cleanHeader(s string) string {
 // cellLooksLikeCard reports whether a cell looks like a card number, or like
 // one that a spreadsheet turned into scientific notation (6.22848E+15).
 func cellLooksLikeCard(v string) bool {
-	return cardnum.LooksLikeCard(v) || looksLikeMangledCard(v)
+	return cardnum.LooksLikeCard(v) || looksLikeMangledCard(v) || cardnum.LooksLikeCard(ungroup(v))
+}
+
+// ungroup removes the thousands separators of a number shown by a
+// spreadsheet as "622,836,929,084"; other text is returned unchanged.
+func ungroup(v string) string {
+	v = strings.TrimSpace(v)
+	groups := strings.Split(v, ",")
+	if len(groups) < 2 || len(groups[0]) == 0 || len(groups[0]) > 3 {
+		return v
+	}
+	for i, g := range groups {
+		if (i > 0 && len(g) != 3) || strings.Trim(g, "0123456789") != "" {
+			return v
+		}
+	}
+	return strings.Join(groups, "")
 }
 
 // looksLikeMangledCard reports whether v is a number in scientific notation

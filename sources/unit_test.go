@@ -144,3 +144,26 @@ func TestInputErrorMessage(t *testing.T) {
 		t.Errorf("quoteColumns = %s", s)
 	}
 }
+
+func TestUngroup(t *testing.T) {
+	for v, want := range map[string]string{
+		"622,836,929,084": "622836929084", "6,228,369,290,810,037": "6228369290810037",
+		"1,5": "1,5", ",123": ",123", "1234,567": "1234,567", "abc,def": "abc,def", "622836929084": "622836929084",
+	} {
+		if got := ungroup(v); got != want {
+			t.Errorf("ungroup(%q) = %q, want %q", v, got, want)
+		}
+	}
+}
+
+// TestPeekByteBudget: huge records end the look-ahead early, and the rows
+// still all come back in order with an exact count.
+func TestPeekByteBudget(t *testing.T) {
+	big := strings.Repeat("x", 3<<20)
+	data := "card,blob\n" + cardA + "," + big + "\n" + cardB + "," + big + "\n" + cardC + "," + big + "\n" + cardD + ",small\n"
+	in := openT(t, Options{Path: writeTemp(t, "big.csv", []byte(data)), MaxRecordBytes: 4 << 20})
+	rows := readAll(t, in)
+	if got := cardsOf(rows); strings.Join(got, " ") != strings.Join([]string{cardA, cardB, cardC, cardD}, " ") || in.TotalHint() != 4 {
+		t.Errorf("cards %q, TotalHint %d", got, in.TotalHint())
+	}
+}

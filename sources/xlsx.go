@@ -213,8 +213,8 @@ func openXLSX(ctx context.Context, opts Options, notes []string) (in Input, err 
 	}
 
 	recs := make([]record, 0, peekRecords)
-	eof := false
-	for len(recs) < peekRecords {
+	eof, size := false, 0
+	for !peekFull(recs, size) {
 		r, err := x.read()
 		if err == io.EOF {
 			eof = true
@@ -224,6 +224,7 @@ func openXLSX(ctx context.Context, opts Options, notes []string) (in Input, err 
 			return nil, err
 		}
 		recs = append(recs, r)
+		size += recordSize(r.fields)
 	}
 	emptyHint := "pick the sheet with the data with --sheet"
 	if len(wb.sheets) == 1 {
@@ -241,9 +242,9 @@ func openXLSX(ctx context.Context, opts Options, notes []string) (in Input, err 
 	if err != nil {
 		return nil, damaged(path, err)
 	}
-	total := len(recs)
+	total, numericCards := len(recs), -1 // -1: not counted
 	if !eof {
-		if total, err = countSheetRows(ctx, part, blankSST); err != nil {
+		if total, numericCards, err = countSheetRows(ctx, part, lay.cardCol+1, blankSST); err != nil {
 			if ctx.Err() != nil {
 				return nil, err
 			}
@@ -264,41 +265,49 @@ func openXLSX(ctx context.Context, opts Options, notes []string) (in Input, err 
 			data[i].fields = append(data[i].fields, make([]string, x.width-n)...)
 		}
 	}
-	if x.scan, err = newSheetScanner(part, lay.cardCol+1, blankSST); err != nil {
-		return nil, damaged(path, err)
-	}
 	notes = append(notes, lay.notes...)
-	return &input{
+	in = &input{
 		path: path, format: "xlsx", header: lay.header, hasHeader: lay.hasHeader,
 		cardCol: lay.cardCol, total: total, notes: notes, pending: data,
-		read: x.read, card: x.card, closeFn: x.close,
-	}, nil
+		read: x.read, closeFn: x.close,
+	}
+	// The scan in step with excelize is needed only when a card cell is a
+	// number (the pre-scan, when there was one, counted them).
+	if numericCards != 0 {
+		if x.scan, err = newSheetScanner(part, lay.cardCol+1, blankSST); err != nil {
+			return nil, damaged(path, err)
+		}
+		in.(*input).card = x.card
+	}
+	return in, nil
 }
 
 // countSheetRows counts the rows of a sheet that excelize would show with a
-// visible cell.
-func countSheetRows(ctx context.Context, part *zip.File, blankSST map[int]bool) (int, error) {
-	s, err := newSheetScanner(part, 0, blankSST)
+// visible cell, and the rows whose card cell (1-based column) is a number.
+func countSheetRows(ctx context.Context, part *zip.File, cardCol int, blankSST map[int]bool) (rows, numericCards int, err error) {
+	s, err := newSheetScanner(part, cardCol, blankSST)
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	defer s.Close()
-	n := 0
 	for i := 0; ; i++ {
 		if i&4095 == 0 {
 			if err := ctxDone(ctx); err != nil {
-				return 0, err
+				return 0, 0, err
 			}
 		}
 		r, err := s.next()
 		if err == io.EOF {
-			return n, nil
+			return rows, numericCards, nil
 		}
 		if err != nil {
-			return 0, err
+			return 0, 0, err
 		}
 		if !r.blank {
-			n++
+			rows++
+		}
+		if r.card.numeric() {
+			numericCards++
 		}
 	}
 }

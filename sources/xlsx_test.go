@@ -3,6 +3,7 @@ package sources
 import (
 	"archive/zip"
 	"bytes"
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -445,4 +446,101 @@ func TestNumericCard(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestXLSXTextCardsLarge reads a sheet longer than the look-ahead whose card
+// cells are all text: the pre-scan finds no numeric card cell, so no scan
+// runs in step with excelize and Card is the cell's text.
+func TestXLSXTextCardsLarge(t *testing.T) {
+	path := makeXLSX(t, "text.xlsx", func(f *excelize.File) {
+		must(t, f.SetSheetRow("Sheet1", "A1", &[]any{"卡号", "n"}))
+		for i := 0; i < 400; i++ {
+			must(t, f.SetSheetRow("Sheet1", fmt.Sprintf("A%d", i+2), &[]any{cardB, i}))
+		}
+	})
+	in := openT(t, Options{Path: path})
+	if in.TotalHint() != 400 {
+		t.Errorf("TotalHint = %d", in.TotalHint())
+	}
+	for i, r := range readAll(t, in) {
+		if r.Card != cardB || r.CardNumericUnsafe || r.Fields[1] != fmt.Sprint(i) || r.Line != i+2 {
+			t.Fatalf("row %d = %+v", i, r)
+		}
+	}
+}
+
+// TestXLSXTempFilesRemoved reads a sheet big enough for excelize to spill it
+// to Options.TmpDir and checks that Close removes what it wrote there.
+func TestXLSXTempFilesRemoved(t *testing.T) {
+	if testing.Short() {
+		t.Skip("writes a 20 MB sheet")
+	}
+	path := filepath.Join(t.TempDir(), "big.xlsx")
+	f := excelize.NewFile()
+	sw, err := f.NewStreamWriter("Sheet1")
+	must(t, err)
+	must(t, sw.SetRow("A1", []any{"id", "name", "card", "amount"}))
+	const n = 110_000
+	for i := 0; i < n; i++ {
+		cell, _ := excelize.CoordinatesToCellName(1, i+2)
+		must(t, sw.SetRow(cell, []any{i, "Customer name", cardA, 1234.5}))
+	}
+	must(t, sw.Flush())
+	must(t, f.SaveAs(path))
+	must(t, f.Close())
+
+	tmp := t.TempDir()
+	in, err := Open(context.Background(), Options{Path: path, TmpDir: tmp})
+	must(t, err)
+	entries, err := os.ReadDir(tmp)
+	must(t, err)
+	if len(entries) == 0 {
+		t.Errorf("excelize wrote nothing to TmpDir: the sheet is not big enough for this test")
+	}
+	if _, err := in.Next(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	must(t, in.Close()) // interrupted: most rows unread
+	entries, err = os.ReadDir(tmp)
+	must(t, err)
+	for _, e := range entries {
+		t.Errorf("left in TmpDir after Close: %s", e.Name())
+	}
+	if in.TotalHint() != n {
+		t.Errorf("TotalHint = %d", in.TotalHint())
+	}
+}
+
+func TestXLSXHeaderlessAndColumn(t *testing.T) {
+	data := `<row r="2"><c r="A2" t="inlineStr"><is><t>Zhang</t></is></c><c r="B2"><v>622836929084</v></c></row>` +
+		`<row r="3"><c r="A3" t="inlineStr"><is><t>Li</t></is></c><c r="B3"><v>6228369290810040</v></c></row>`
+	path := rawXLSX(t, []rawSheet{{name: "S", data: data}}, nil)
+	for _, column := range []string{"", "2"} {
+		t.Run("column "+column, func(t *testing.T) {
+			rows := expect{format: "xlsx", header: []string{"column1", "column2"}, hasHeader: false, cardCol: 1,
+				fields: [][]string{{"Zhang", "622836929084"}, {"Li", "6228369290810040"}},
+				lines:  []int{2, 3}, cards: []string{"622836929084", "6228369290810040"}}.check(t, Options{Path: path, Column: column})
+			if rows[0].CardNumericUnsafe || !rows[1].CardNumericUnsafe {
+				t.Errorf("unsafe flags %v %v", rows[0].CardNumericUnsafe, rows[1].CardNumericUnsafe)
+			}
+		})
+	}
+	t.Run("missing column name", func(t *testing.T) {
+		ie := inputError(t, Options{Path: path, Column: "card"})
+		if !strings.Contains(ie.Error(), `1="Zhang", 2="62*********84"`) || !strings.Contains(ie.Error(), "no header row") {
+			t.Errorf("error = %v", ie)
+		}
+	})
+	t.Run("grouped numbers found by content", func(t *testing.T) {
+		p := makeXLSX(t, "grouped.xlsx", func(f *excelize.File) {
+			st, err := f.NewStyle(&excelize.Style{NumFmt: 3})
+			must(t, err)
+			must(t, f.SetSheetRow("Sheet1", "A1", &[]any{"who", "number"}))
+			must(t, f.SetSheetRow("Sheet1", "A2", &[]any{"A", 622836929084}))
+			must(t, f.SetSheetRow("Sheet1", "A3", &[]any{"B", 622836929084}))
+			must(t, f.SetCellStyle("Sheet1", "B2", "B3", st))
+		})
+		expect{hasHeader: true, cardCol: 1, fields: [][]string{{"A", "622,836,929,084"}, {"B", "622,836,929,084"}},
+			cards: []string{"622836929084", "622836929084"}, notes: []string{"found by its content"}}.check(t, Options{Path: p})
+	})
 }

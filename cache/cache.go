@@ -1,0 +1,203 @@
+// Package cache is the answer cache shared across runs: a SQLite database
+// keyed by a keyed HMAC of the card number (never the card), holding final
+// answers ("0", "-1", "-3") and when they were obtained. Several runs may
+// share one cache at once: it is opened in WAL mode with a busy timeout and
+// every write is one short transaction.
+package cache
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	_ "github.com/mattn/go-sqlite3" // the SQLite driver
+
+	"cardbatch/billing"
+	"cardbatch/checkpoint"
+)
+
+// Entry is one cached answer.
+type Entry struct {
+	MAC         []byte // checkpoint.Hasher digest of the card under the cache's key
+	Result      string
+	Description string
+	AccountBank string
+	AccountType int
+	At          time.Time // when the provider answered
+}
+
+// Cacheable reports whether an answer with this result code may be cached:
+// only final answers (never "-2", never an undocumented code).
+func Cacheable(result string) bool {
+	switch result {
+	case billing.ResultOK, billing.ResultNotFound, billing.ResultNotExist:
+		return true
+	}
+	return false
+}
+
+// Cache is an open answer cache. Its methods are safe for concurrent use.
+type Cache struct {
+	db   *sql.DB
+	key  []byte
+	path string
+
+	mu      sync.Mutex
+	pending []Entry
+}
+
+const schema = `
+CREATE TABLE IF NOT EXISTS answers (
+	mac          BLOB PRIMARY KEY,
+	result       TEXT NOT NULL,
+	description  TEXT NOT NULL,
+	account_bank TEXT NOT NULL,
+	account_type INTEGER NOT NULL,
+	answered_at  INTEGER NOT NULL -- unix seconds
+) WITHOUT ROWID;
+`
+
+// DefaultPath is the cache in the user's cache folder
+// ($XDG_CACHE_HOME/cardbatch/answers.db or ~/.cache/cardbatch/answers.db).
+func DefaultPath() (string, error) {
+	dir, err := os.UserCacheDir()
+	if err != nil {
+		return "", fmt.Errorf("no user cache folder (%v): pass --cache FILE or --no-cache", err)
+	}
+	return filepath.Join(dir, "cardbatch", "answers.db"), nil
+}
+
+// Open opens (creating it, 0600, in a 0700 folder if needed) the cache at
+// path with its key (path + ".key", created 0600 when missing; or
+// $CARDBATCH_HMAC_KEY).
+func Open(ctx context.Context, path string) (*Cache, error) {
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("answer cache folder: %w (pass --cache FILE or --no-cache)", err)
+	}
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("answer cache: %w (pass --cache FILE or --no-cache)", err)
+	}
+	f.Close()
+	key, err := checkpoint.LoadKey(path+".key", true)
+	if err != nil {
+		return nil, fmt.Errorf("answer cache key: %w", err)
+	}
+	q := url.Values{}
+	q.Set("_busy_timeout", "15000")
+	q.Set("_journal_mode", "WAL")
+	q.Set("_synchronous", "NORMAL")
+	q.Set("_txlock", "immediate")
+	esc := strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23").Replace(path)
+	db, err := sql.Open("sqlite3", "file:"+esc+"?"+q.Encode())
+	if err != nil {
+		return nil, err
+	}
+	c := &Cache{db: db, key: key, path: path}
+	if err := c.init(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("answer cache %s: %w", path, err)
+	}
+	return c, nil
+}
+
+func (c *Cache) init(ctx context.Context) error {
+	var jm string
+	if err := c.db.QueryRowContext(ctx, `PRAGMA journal_mode`).Scan(&jm); err != nil {
+		return err
+	}
+	if !strings.EqualFold(jm, "wal") {
+		return fmt.Errorf("journal_mode is %q, want wal", jm)
+	}
+	_, err := c.db.ExecContext(ctx, schema)
+	return err
+}
+
+// Key returns the secret the cache's MACs are made with.
+func (c *Cache) Key() []byte { return c.key }
+
+// Path returns the cache's file name.
+func (c *Cache) Path() string { return c.path }
+
+// Get returns the cached answer for mac if it was obtained within maxAge.
+func (c *Cache) Get(ctx context.Context, mac []byte, maxAge time.Duration) (Entry, bool, error) {
+	var e Entry
+	var at int64
+	err := c.db.QueryRowContext(ctx, `SELECT result, description, account_bank, account_type, answered_at
+		FROM answers WHERE mac = ?`, mac).Scan(&e.Result, &e.Description, &e.AccountBank, &e.AccountType, &at)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Entry{}, false, nil
+	}
+	if err != nil {
+		return Entry{}, false, fmt.Errorf("answer cache: %w", err)
+	}
+	e.MAC, e.At = mac, time.Unix(at, 0)
+	if time.Since(e.At) > maxAge || !Cacheable(e.Result) {
+		return Entry{}, false, nil
+	}
+	return e, true, nil
+}
+
+// Put queues an answer; it is written by the next Flush (or when enough
+// have queued). Answers that may not be cached are ignored.
+func (c *Cache) Put(ctx context.Context, e Entry) error {
+	if !Cacheable(e.Result) {
+		return nil
+	}
+	c.mu.Lock()
+	c.pending = append(c.pending, e)
+	full := len(c.pending) >= 512
+	c.mu.Unlock()
+	if full {
+		return c.Flush(ctx)
+	}
+	return nil
+}
+
+// Flush writes the queued answers in one transaction.
+func (c *Cache) Flush(ctx context.Context) error {
+	c.mu.Lock()
+	batch := c.pending
+	c.pending = nil
+	c.mu.Unlock()
+	if len(batch) == 0 {
+		return nil
+	}
+	tx, err := c.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("answer cache: %w", err)
+	}
+	defer tx.Rollback()
+	st, err := tx.PrepareContext(ctx, `INSERT INTO answers (mac, result, description, account_bank, account_type, answered_at)
+		VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(mac) DO UPDATE SET result = excluded.result,
+		description = excluded.description, account_bank = excluded.account_bank,
+		account_type = excluded.account_type, answered_at = excluded.answered_at
+		WHERE excluded.answered_at >= answers.answered_at`)
+	if err != nil {
+		return fmt.Errorf("answer cache: %w", err)
+	}
+	defer st.Close()
+	for _, e := range batch {
+		if _, err := st.ExecContext(ctx, e.MAC, e.Result, e.Description, e.AccountBank, e.AccountType, e.At.Unix()); err != nil {
+			return fmt.Errorf("answer cache: %w", err)
+		}
+	}
+	return tx.Commit()
+}
+
+// Close flushes and closes the cache.
+func (c *Cache) Close() error {
+	err := c.Flush(context.Background())
+	if cerr := c.db.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
