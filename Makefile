@@ -15,7 +15,8 @@ build:
 # Running it twice shows a resume: the second run sends nothing.
 run: build
 	@mkdir -p out
-	$(BIN) run --simulate --input samples/cards.csv --output out/enriched.csv --rate 100 --no-progress
+	$(BIN) run --simulate --simulate-faults busy-prob=0.05,429-prob=0.02,500-prob=0.01 --retry-base 200ms \
+		--input samples/cards.csv --output out/enriched.csv --rate 100 --no-progress
 	@echo
 	@echo "output:  out/enriched.csv (first rows below)"
 	@head -n 6 out/enriched.csv

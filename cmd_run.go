@@ -268,7 +268,12 @@ func (a *app) run(ctx context.Context, f *runFlags, log *slog.Logger) (int, erro
 		return exitFatal, err
 	}
 
+	// The output is 0600, or stricter when the input is (it holds the same cards).
 	mode := os.FileMode(0o600)
+	if st, err := os.Stat(inputPath); err == nil {
+		mode &= st.Mode().Perm()
+		mode |= 0o400
+	}
 	createSink := func(header []string, cardColumn int) (pipeline.Sink, error) {
 		return sinks.Create(sinks.Options{Path: f.output, Header: header, CardColumn: cardColumn, Mode: mode, TmpDir: tmpDir})
 	}
@@ -307,7 +312,7 @@ func (a *app) run(ctx context.Context, f *runFlags, log *slog.Logger) (int, erro
 		InputPath: inputPath, OpenSource: openSource, CreateSink: createSink, Store: store, Key: key,
 		Caller: client, Settings: settings, Restart: f.restart,
 		Rate: f.rate, Burst: f.burst, Concurrency: f.concurrency, Retries: f.retries,
-		RetryBase: f.retryBase, NoLuhn: f.noLuhn, MaxCharged: f.maxCharged, MaskOutput: f.maskOutput,
+		RetryBase: f.retryBase, RetryMax: 16 * f.retryBase, NoLuhn: f.noLuhn, MaxCharged: f.maxCharged, MaskOutput: f.maskOutput,
 		Price: f.price, Cache: answerCache, CacheTTL: f.cacheTTL, CacheNamespace: settings["endpoint"],
 		Stop: stop, Logger: log, Progress: reporter,
 	})

@@ -371,7 +371,7 @@ func TestColumnSelection(t *testing.T) {
 			[]string{"has no column 5", "2 columns", `1="id", 2="card"`}},
 		{"index zero", "id,card\n1," + cardA + "\n", "0", []string{"has no column 0"}},
 		{"no card column found", "id,name,phone\n1,A,13800138000\n2,B,13800138001\n", "",
-			[]string{"has no column of card numbers", `1="id", 2="name", 3="phone"`, "pass --column"}},
+			[]string{"has no recognisable card column", `1="id", 2="name", 3="phone"`, "pass --column"}},
 		{"name on a headerless file masks the cards", cardA + ",x\n" + cardB + ",y\n", "card number",
 			[]string{"has no column named", "622202*********0128", "no header row"}},
 	}

@@ -394,7 +394,7 @@ func detectLayout(path string, recs []record, lines bool, column string) (layout
 		return layout{header: headerOf(first), hasHeader: true, cardCol: 0}, nil
 	}
 	return layout{}, &InputError{Path: path,
-		Problem: "has no column of card numbers that could be found (no header name like \"card\" or \"卡号\", and no column where most values look like card numbers)",
+		Problem: "has no recognisable card column: no header like \"card\" or \"卡号\" and no column of card-like numbers",
 		Hint:    "pass --column with the card column's name or 1-based number", Columns: headerOf(first)}
 }
 

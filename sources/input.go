@@ -18,9 +18,10 @@ type input struct {
 
 	pending []record               // peeked data records not yet returned
 	read    func() (record, error) // the next non-blank record; io.EOF at the end
-	// card, when set, fills Row.Card and Row.CardNumericUnsafe (XLSX);
-	// otherwise Card is the card column's field.
-	card    func(row *Row) error
+	// card, when set, gives Row.Card and Row.CardNumericUnsafe (XLSX) from
+	// the row's line and the card cell as shown; otherwise Card is the card
+	// column's field.
+	card    func(line int, shown string) (card string, unsafe bool, err error)
 	closeFn func() error
 
 	index  int
@@ -60,7 +61,8 @@ func (in *input) Next(ctx context.Context) (Row, error) {
 	}
 	row := Row{Index: in.index, Line: rec.line, Fields: rec.fields, Card: cell(rec.fields, in.cardCol)}
 	if in.card != nil {
-		if err := in.card(&row); err != nil {
+		var err error
+		if row.Card, row.CardNumericUnsafe, err = in.card(row.Line, row.Card); err != nil {
 			in.err = err
 			return Row{}, err
 		}

@@ -183,7 +183,9 @@ func Open(ctx context.Context, opts Options) (Input, error) {
 			format = "csv"
 		default:
 			format = "csv"
-			notes = append(notes, "the file is text"+extText(ext)+": read as CSV")
+			if ext != "" {
+				notes = append(notes, "the file is text"+extText(ext)+": read as delimited text")
+			}
 		}
 	}
 	return openText(ctx, opts, k, format, explicit, notes)

@@ -56,40 +56,41 @@ func (x *xlsxReader) read() (record, error) {
 	return record{}, io.EOF
 }
 
-// card sets Row.Card and Row.CardNumericUnsafe from the raw sheet XML, read
-// in step with excelize: for a numeric card cell, Card is the exact integer
-// digits (or the raw value when the cell cannot hold a card exactly).
-func (x *xlsxReader) card(row *Row) error {
-	for !x.scanEOF && x.scanRow.num < row.Line {
+// card returns Row.Card and Row.CardNumericUnsafe for the card cell of
+// sheet row line, shown by excelize as shown. It reads the raw sheet XML in
+// step with excelize: for a numeric card cell, Card is the exact integer
+// digits, or the raw value when the cell cannot hold a card exactly.
+func (x *xlsxReader) card(line int, shown string) (string, bool, error) {
+	for !x.scanEOF && x.scanRow.num < line {
 		r, err := x.scan.next()
 		if err == io.EOF {
 			x.scanEOF = true
 			break
 		}
 		if err != nil {
-			return damaged(x.path, err)
+			return "", false, damaged(x.path, err)
 		}
 		x.scanRow = r
 	}
-	if x.scanRow.num != row.Line || !x.scanRow.card.numeric() {
-		return nil
+	if x.scanRow.num != line || !x.scanRow.card.numeric() {
+		return shown, false, nil
 	}
 	raw := x.scanRow.card.value
 	digits, unsafe, ok := numericCard(raw)
 	switch {
 	case !ok:
+		return shown, false, nil
 	case unsafe:
-		row.Card, row.CardNumericUnsafe = raw, true
-	case digits != "":
-		// excelize shows the same number, formatted; if its digits differ
-		// the two readers disagree about the row, and the user's view wins.
-		if shown := digitsOnly(row.Card); shown == "" || shown == digits || !plainNumber(row.Card) {
-			row.Card = digits
-		}
-	default:
-		row.Card = raw
+		return raw, true, nil
+	case digits == "":
+		return raw, false, nil
 	}
-	return nil
+	// excelize shows the same number, formatted; if its digits differ the
+	// two readers disagree about the row, and the user's view wins.
+	if d := digitsOnly(shown); d == "" || d == digits || !plainNumber(shown) {
+		return digits, false, nil
+	}
+	return shown, false, nil
 }
 
 // digitsOnly returns the ASCII digits of s.

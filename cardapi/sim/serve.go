@@ -14,7 +14,8 @@ import (
 // Validate reports the first problem of a configuration, in words a
 // command-line user can act on: probabilities outside [0, 1], fault
 // probabilities adding up to more than 1, negative durations, counts or
-// rates, or an unknown error form. New never fails; call Validate on
+// rates, an unknown error form, or a DecryptionKeyFile that LoadKeys has
+// not loaded. New never fails; call LoadKeys, then Validate, on
 // user-supplied settings first.
 func (c Config) Validate() error {
 	probs := []struct {
@@ -61,6 +62,9 @@ func (c Config) Validate() error {
 	default:
 		return fmt.Errorf("simulator: --error-form must be %q, %q or empty (both), got %q", ErrorFormPlain, ErrorFormSuccess, c.ErrorForm)
 	}
+	if c.DecryptionKeyFile != "" && c.DecryptionKey == nil {
+		return fmt.Errorf("simulator: --decryption-key %s was not loaded (call Config.LoadKeys after parsing the flags)", c.DecryptionKeyFile)
+	}
 	return nil
 }
 
@@ -69,8 +73,10 @@ func (c Config) Validate() error {
 // --latency, --latency-jitter, --slow-prob, --slow-latency, --busy-prob,
 // --429-prob, --500-prob, --502-prob, --drop-prob, --unknown-prob,
 // --rate-limit, --rate-burst, --fail-auth-after, --used-up-after,
-// --error-form. (--token takes the simulator's own, fake credential; the
-// real token never comes from a flag.) Call cfg.Validate after fs.Parse.
+// --error-form, --decryption-key (into cfg.DecryptionKeyFile). (--token
+// takes the simulator's own, fake credential; the real token never comes
+// from a flag.) After fs.Parse, call cfg.LoadKeys (it reads the
+// --decryption-key file into cfg.DecryptionKey), then cfg.Validate.
 func BindFlags(fs *flag.FlagSet, cfg *Config) {
 	fs.StringVar(&cfg.Token, "token", cfg.Token, "require `authorization: Bearer TOKEN` (a made-up token for the simulator; default: any token or none is accepted)")
 	fs.Int64Var(&cfg.Seed, "seed", cfg.Seed, "seed of the answers and of every fault draw (a fixed seed gives the same run)")
@@ -89,6 +95,7 @@ func BindFlags(fs *flag.FlagSet, cfg *Config) {
 	fs.IntVar(&cfg.FailAuthAfter, "fail-auth-after", cfg.FailAuthAfter, "answer 401 invalid_token to every call after the first N (0: never)")
 	fs.IntVar(&cfg.UsedUpAfterCharged, "used-up-after", cfg.UsedUpAfterCharged, "answer 403 used_up once N calls were charged (0: never)")
 	fs.StringVar(&cfg.ErrorForm, "error-form", cfg.ErrorForm, `error body form: "plain", "success" (adds "success": false), or empty for both`)
+	fs.StringVar(&cfg.DecryptionKeyFile, "decryption-key", cfg.DecryptionKeyFile, "accept field encryption: RSA private key `FILE` (PEM, PKCS#1 or PKCS#8) matching the client's --encryption-key (default: requests with \"encryption\" get 400)")
 }
 
 // ListenAndServe serves s on addr until ctx is cancelled, then shuts down
@@ -112,6 +119,9 @@ func ListenAndServe(ctx context.Context, addr string, s *Server, logf func(forma
 		auth := "any token accepted"
 		if s.cfg.Token != "" {
 			auth = "token required"
+		}
+		if s.cfg.DecryptionKey != nil {
+			auth += ", field encryption accepted"
 		}
 		logf("simulator listening on http://%s (seed %d, %s; ledger at %s)", ln.Addr(), s.cfg.Seed, auth, LedgerPath)
 	}

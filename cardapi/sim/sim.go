@@ -33,6 +33,7 @@ package sim
 import (
 	"bytes"
 	"context"
+	"crypto/rsa"
 	"crypto/subtle"
 	"encoding/json"
 	"io"
@@ -125,6 +126,26 @@ type Config struct {
 	// answer replaces the fault draws and the real answer. It must be safe
 	// for concurrent use. Latency still applies.
 	Override func(card string) (Override, bool)
+
+	// DecryptionKey, when set, lets the simulator accept field encryption
+	// (AES-256-CBC, see decrypt.go): a request carrying "encryption" (an
+	// object, or an array of one object) has its bank_card decrypted with
+	// this key and is then answered exactly as the clear card would be (same
+	// answer, same ledger, same fault draws). A malformed or undecryptable
+	// block gets 400 bad_request with a message saying what is wrong. When
+	// nil, every request carrying "encryption" gets 400 bad_request. A
+	// request without "encryption" is served in clear either way.
+	DecryptionKey *rsa.PrivateKey
+	// DecryptionKeyFile is the PEM file of DecryptionKey (the
+	// --decryption-key flag). New does not read it: Config.LoadKeys does,
+	// and Validate reports it when LoadKeys was not called.
+	DecryptionKeyFile string
+
+	// OnBody, for tests, is called with a copy of every request body the
+	// API path reads (POST only, before it is judged; at most 64 KiB + 1
+	// byte), from the handler's goroutine: it must be safe for concurrent
+	// use. It may be nil.
+	OnBody func(body []byte)
 }
 
 // Override is a forced answer for one call (Config.Override).
@@ -487,6 +508,9 @@ func (s *Server) readCard(r *http.Request) (card, problem string) {
 	if _, err := buf.ReadFrom(io.LimitReader(r.Body, maxBody+1)); err != nil {
 		return "", "the request body could not be read"
 	}
+	if s.cfg.OnBody != nil {
+		s.cfg.OnBody(bytes.Clone(buf.Bytes()))
+	}
 	if buf.Len() > maxBody {
 		return "", "the request body is too large"
 	}
@@ -504,7 +528,7 @@ func (s *Server) readCard(r *http.Request) (card, problem string) {
 		return "", "bank_card is required"
 	}
 	if len(req.Encryption) > 0 && string(req.Encryption) != "null" {
-		return "", "field encryption is not supported by the simulator"
+		return s.decryptCard(*req.BankCard, req.Encryption)
 	}
 	return *req.BankCard, ""
 }
