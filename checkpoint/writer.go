@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"strconv"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"cardbatch/billing"
 )
@@ -55,6 +57,9 @@ type Writer struct {
 	err     error
 	closed  bool
 	closeMu sync.RWMutex // held for reading while sending, for writing by Close
+
+	busy    atomic.Int64 // nanoseconds spent committing
+	commits atomic.Int64
 
 	// counters of the attempt, owned by the writer goroutine
 	apiCalls, charged, free, inDoubt, unknown int64
@@ -107,6 +112,11 @@ func (w *Writer) Flush() error {
 		return err
 	}
 	return <-ack
+}
+
+// Busy returns the time spent in commits so far and their number.
+func (w *Writer) Busy() (time.Duration, int64) {
+	return time.Duration(w.busy.Load()), w.commits.Load()
 }
 
 // Err returns the first write error, if any.
@@ -174,7 +184,10 @@ func (w *Writer) loop() {
 				break drain
 			}
 		}
+		t0 := time.Now()
 		err := w.commit(batch)
+		w.busy.Add(int64(time.Since(t0)))
+		w.commits.Add(1)
 		if err != nil {
 			w.mu.Lock()
 			if w.err == nil {

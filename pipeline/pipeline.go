@@ -113,6 +113,21 @@ type Result struct {
 	Fatal *FatalError
 	// OutputWritten reports whether the output was (re)written.
 	OutputWritten bool
+	// Timings says where the attempt's time went.
+	Timings Timings
+}
+
+// Timings splits an attempt's wall time by stage. Read, Checkpoint and
+// Output are busy times of single goroutines, so each can be compared with
+// Total directly; HTTP is the summed latency of all calls divided by the
+// concurrency (the wall time the pool spent waiting on the API).
+type Timings struct {
+	Total      time.Duration
+	Read       time.Duration // dispatcher: reading, normalising, validating, deduping the input
+	Checkpoint time.Duration // the writer goroutine committing
+	Commits    int64
+	HTTP       time.Duration
+	Output     time.Duration // the second pass: merging input and checkpoint into the output
 }
 
 // FatalError is a fatal API answer: the run stops and resumes later.

@@ -25,6 +25,7 @@ type Reporter interface {
 // display code in the hot path.
 type Stats struct {
 	total, read, finished, doneBefore, calls, charged atomic.Int64
+	latency                                           atomic.Int64 // summed call latency, ns
 	start                                             time.Time
 }
 

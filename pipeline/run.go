@@ -225,11 +225,15 @@ func runAttempt(ctx context.Context, cfg *Config, attempt int, res *Result) (Out
 		}
 	}()
 
-	readErr := r.dispatch(ctx, src, done)
+	readBusy, readErr := r.dispatch(ctx, src, done)
 	close(watchDone)
 	src.Close()
 	werr := w.Close()
 	stopProgress()
+	res.Timings.Read = readBusy
+	res.Timings.Checkpoint, res.Timings.Commits = w.Busy()
+	res.Timings.HTTP = time.Duration(r.stats.latency.Load() / int64(cfg.Concurrency))
+	defer func() { res.Timings.Total = time.Since(r.stats.start) }()
 	if werr != nil {
 		return "", werr
 	}
@@ -249,9 +253,11 @@ func runAttempt(ctx context.Context, cfg *Config, attempt int, res *Result) (Out
 		}
 	}
 	// Finished dispatching (or stopped at the budget): write the output.
+	t0 := time.Now()
 	if err := writeOutput(ctx, cfg); err != nil {
 		return "", err
 	}
+	res.Timings.Output = time.Since(t0)
 	res.OutputWritten = true
 	sum, err := cfg.Store.Summary(ctx)
 	if err != nil {
@@ -273,7 +279,7 @@ func runAttempt(ctx context.Context, cfg *Config, attempt int, res *Result) (Out
 // dispatch reads the input, records rows that need no call, and hands each
 // distinct card that is not done yet to the bounded pool. It returns the
 // first fatal error (input, checkpoint); API fatals stop it through r.stop.
-func (r *runner) dispatch(ctx context.Context, src Source, done *checkpoint.Bitset) error {
+func (r *runner) dispatch(ctx context.Context, src Source, done *checkpoint.Bitset) (busy time.Duration, err error) {
 	cfg := r.cfg
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(cfg.Concurrency)
@@ -285,6 +291,10 @@ func (r *runner) dispatch(ctx context.Context, src Source, done *checkpoint.Bits
 	seen := make(map[uint64]int32, 1024)
 	var readErr error
 	rows := 0
+	// busy is the dispatcher's own time: everything but waiting for a free
+	// worker slot (g.Go blocks while the pool is full).
+	mark := time.Now()
+	defer func() { busy += time.Since(mark) }()
 loop:
 	for {
 		if r.stopped() {
@@ -338,8 +348,11 @@ loop:
 		if r.stopped() {
 			break
 		}
+		busy += time.Since(mark)
 		g.Go(func() error { return r.process(ctx, j) })
+		mark = time.Now()
 	}
+	busy += time.Since(mark)
 	if err := g.Wait(); err != nil && readErr == nil {
 		readErr = err
 	}
@@ -348,12 +361,13 @@ loop:
 			cfg.Logger.Warn("could not save answers to the cache", "error", err)
 		}
 	}
+	mark = time.Now()
 	if readErr == nil && !r.stopped() {
 		if err := r.cfg.Store.SetTotalRows(context.WithoutCancel(ctx), rows); err != nil {
-			return err
+			return busy, err
 		}
 	}
-	return readErr
+	return busy, readErr
 }
 
 // validateRow normalises a row's card and says why it cannot be sent, if so.
@@ -447,6 +461,7 @@ func (r *runner) process(ctx context.Context, j job) error {
 			return nil
 		}
 		last = out
+		r.stats.latency.Add(int64(out.Latency))
 		r.budget.release(out.Billing.CountsAsCharged())
 		rec.Attempts++
 		rec.HTTPStatus = out.HTTPStatus

@@ -74,3 +74,46 @@ func FuzzCSV(f *testing.F) {
 		}
 	})
 }
+
+// FuzzXLSXSheet puts any text inside a worksheet's <sheetData> and checks
+// that Open and Next neither panic nor fail with anything but an
+// *InputError, and that the rows keep the Next contract.
+func FuzzXLSXSheet(f *testing.F) {
+	f.Add(`<row r="1"><c r="A1" t="inlineStr"><is><t>card</t></is></c></row><row r="2"><c r="A2"><v>622836929084</v></c></row>`)
+	f.Add(`<row><c t="s"><v>0</v></c></row><row r="9"><c r="B9"><v>6.2E+18</v></c></row>`)
+	f.Add(`<row r="3"><c r="C3" t="inlineStr"><is><r><t>6222021234567890128</t></r></is></c></row><row r="1048577"/>`)
+	f.Fuzz(func(t *testing.T, sheetData string) {
+		path := rawXLSX(t, []rawSheet{{name: "S", data: sheetData}}, []string{"card", cardA})
+		ctx := context.Background()
+		in, err := Open(ctx, Options{Path: path, TmpDir: t.TempDir()})
+		if err != nil {
+			var ie *InputError
+			if !errors.As(err, &ie) {
+				t.Fatalf("Open: %T %v, want *InputError", err, err)
+			}
+			return
+		}
+		defer in.Close()
+		rows := 0
+		for {
+			r, err := in.Next(ctx)
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				var ie *InputError
+				if !errors.As(err, &ie) {
+					t.Fatalf("Next: %T %v, want *InputError", err, err)
+				}
+				return
+			}
+			if r.Index != rows || r.Line < 1 {
+				t.Fatalf("row %d: %+v", rows, r)
+			}
+			rows++
+		}
+		if in.TotalHint() != rows {
+			t.Fatalf("TotalHint %d, read %d rows", in.TotalHint(), rows)
+		}
+	})
+}

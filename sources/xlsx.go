@@ -35,7 +35,12 @@ type xlsxReader struct {
 }
 
 // read returns the next non-blank row from excelize's streaming iterator.
-func (x *xlsxReader) read() (record, error) {
+func (x *xlsxReader) read() (rec record, err error) {
+	defer func() {
+		if r := recover(); r != nil { // a damaged file must not crash the run
+			rec, err = record{}, damaged(x.path, fmt.Errorf("excelize: %v", r))
+		}
+	}()
 	for x.rows.Next() {
 		x.rowNum++
 		cols, err := x.rows.Columns()
@@ -171,6 +176,9 @@ func openXLSX(ctx context.Context, opts Options, notes []string) (in Input, err 
 	path := opts.Path
 	x := &xlsxReader{path: path}
 	defer func() {
+		if r := recover(); r != nil { // a damaged file must not crash the run
+			in, err = nil, damaged(path, fmt.Errorf("excelize: %v", r))
+		}
 		if err != nil {
 			x.close()
 		}

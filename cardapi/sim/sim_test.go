@@ -46,7 +46,7 @@ func TestStatusesAndCodes(t *testing.T) {
 		{name: "null bank_card", body: `{"bank_card":null}`, wantStatus: 400, wantCode: "bad_request"},
 		{name: "numeric bank_card", body: `{"bank_card":6222020200112233445}`, wantStatus: 400, wantCode: "bad_request"},
 		{name: "body too large", body: `{"bank_card":"` + strings.Repeat("1", maxBody) + `"}`, wantStatus: 400, wantCode: "bad_request"},
-		{name: "encryption not supported", body: `{"bank_card":"QUJD","encryption":{"algorithm":"AES-256-CBC"}}`, wantStatus: 400, wantCode: "bad_request"},
+		{name: "encryption without a decryption key", body: `{"bank_card":"QUJD","encryption":{"algorithm":"AES-256-CBC"}}`, wantStatus: 400, wantCode: "bad_request"},
 		{name: "faults do not hit bad requests", cfg: Config{ServerErrorProb: 1}, body: `{}`, wantStatus: 400, wantCode: "bad_request"},
 		{name: "unknown path", path: "/identity/bankcard/check-2e", wantStatus: 404, wantCode: "no_api"},
 		{name: "trailing slash is another path", path: cardapi.Path + "/", wantStatus: 404, wantCode: "no_api"},

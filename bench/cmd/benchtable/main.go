@@ -90,6 +90,7 @@ type bench struct {
 	notes   []string
 	cmds    []string // the commands measured, for the report
 	verbose bool
+	load0   string // /proc/loadavg at the start
 }
 
 // results holds every figure of every repetition, by metric id.
@@ -170,6 +171,7 @@ func main() {
 		defer os.RemoveAll(work)
 	}
 
+	b.load0 = loadAvg()
 	start := time.Now()
 	if err := b.run(); err != nil {
 		if !*keep {
@@ -302,6 +304,7 @@ func (b *bench) scenarioA(cards []string) error {
 			if ok := led.ByStatus["200"]; ok != led.Calls {
 				b.note(fmt.Sprintf("a, run %d: %s got %d non-200 answers (by status %v)", rep, tool, led.Calls-ok, led.ByStatus))
 			}
+			b.others(m, sm.cpu())
 			c := calls / m.wall.Seconds()
 			cps[tool] = c
 			b.res.add("a."+tool+".cps", c)
@@ -348,13 +351,14 @@ func (b *bench) scenarioB(cards []string) error {
 		m, err := b.runTool(rdir, "cardbatch", []string{b.bin, "run", "--input", in, "--output", filepath.Join(rdir, "out.csv"),
 			"--column", "card_no", "--endpoint", "http://" + s.addr, "--rate", strconv.Itoa(benchRate), "--no-progress"})
 		led, lerr := s.ledger()
-		s.stop()
+		sm := s.stop()
 		if err != nil {
 			return err
 		}
 		if lerr != nil {
 			return lerr
 		}
+		b.others(m, sm.cpu())
 		if m.exit != 0 {
 			b.note(fmt.Sprintf("b, run %d: cardbatch exited %d (%s)", rep, m.exit, m.tail))
 		}
@@ -396,13 +400,14 @@ func (b *bench) scenarioC(cards []string) error {
 		m, err := b.runTool(rdir, "cardbatch", []string{b.bin, "run", "--input", in, "--output", filepath.Join(rdir, "out.csv"),
 			"--column", "card_no", "--endpoint", "http://" + s.addr, "--rate", strconv.Itoa(benchRate), "--no-progress"})
 		led, lerr := s.ledger()
-		s.stop()
+		sm := s.stop()
 		if err != nil {
 			return err
 		}
 		if lerr != nil {
 			return lerr
 		}
+		b.others(m, sm.cpu())
 		if m.exit != 0 {
 			b.note(fmt.Sprintf("c, run %d: cardbatch exited %d (%s)", rep, m.exit, m.tail))
 		}
@@ -464,6 +469,7 @@ func (b *bench) scenarioCSV(cards []string) error {
 		if m.exit != 0 {
 			b.note(fmt.Sprintf("d, run %d: cardbatch exited %d on the %d-row CSV (%s)", rep, m.exit, b.sz.csv, m.tail))
 		}
+		b.others(m, s.cpuSoFar())
 		b.res.add("d.csv.rps", float64(b.sz.csv)/m.wall.Seconds())
 		b.res.add("d.csv.rss", m.rssMB())
 		b.res.add("d.csv.wall", m.wall.Seconds())
@@ -519,13 +525,14 @@ func (b *bench) scenarioXLSX(cards []string) error {
 		m, err := b.runTool(rdir, "cardbatch", []string{b.bin, "run", "--input", in, "--output", filepath.Join(rdir, "out.xlsx"),
 			"--column", "card_no", "--endpoint", "http://" + s.addr, "--rate", "0", "--concurrency", strconv.Itoa(inflight), "--no-progress"})
 		led, lerr := s.ledger()
-		s.stop()
+		sm := s.stop()
 		if err != nil {
 			return err
 		}
 		if lerr != nil {
 			return lerr
 		}
+		b.others(m, sm.cpu())
 		if m.exit != 0 {
 			b.note(fmt.Sprintf("d, run %d: cardbatch exited %d on the %d-row XLSX (%s)", rep, m.exit, b.sz.xlsx, m.tail))
 		}
@@ -549,6 +556,7 @@ type measure struct {
 	wall      time.Duration
 	user, sys time.Duration
 	maxrssKiB int64
+	busy      float64 // CPU seconds the whole machine spent meanwhile (/proc/stat)
 	exit      int
 	tail      string // the end of its stderr, when it failed
 }
@@ -580,24 +588,57 @@ func (b *bench) runTool(dir, name string, argv []string) (measure, error) {
 	defer stderr.Close()
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Dir = dir
-	cmd.Env = b.env
+	// cardbatch's answer cache lives in the user's cache folder: give each
+	// run folder its own, so that no run answers from an earlier one and the
+	// benchmark leaves nothing in the user's real cache.
+	cmd.Env = append(slices.Clone(b.env), "XDG_CACHE_HOME="+filepath.Join(dir, "xdg-cache"))
 	cmd.Stdout, cmd.Stderr = stdout, stderr
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	busy0 := machineBusy()
 	start := time.Now()
 	if err := cmd.Start(); err != nil {
 		return measure{}, fmt.Errorf("start %s: %w", name, err)
 	}
 	err = cmd.Wait()
 	wall := time.Since(start)
+	busy := machineBusy() - busy0
 	var ee *exec.ExitError
 	if err != nil && !errors.As(err, &ee) {
 		return measure{}, fmt.Errorf("%s: %w", name, err)
 	}
 	m := fromState(cmd.ProcessState, wall)
+	m.busy = busy
 	if m.exit != 0 {
 		m.tail = tailOf(errPath, 300)
 	}
 	return m, nil
+}
+
+// machineBusy returns the CPU seconds all cores have spent busy since boot
+// (/proc/stat: user, nice, system, irq, softirq, steal), or 0 when unknown.
+func machineBusy() float64 {
+	bs, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0
+	}
+	f := strings.Fields(firstLine(bs))
+	if len(f) < 9 || f[0] != "cpu" {
+		return 0
+	}
+	var j float64
+	for _, i := range []int{1, 2, 3, 6, 7, 8} {
+		v, _ := strconv.ParseFloat(f[i], 64)
+		j += v
+	}
+	return j / 100 // USER_HZ is 100 on Linux
+}
+
+// others records how many cores processes other than the measured tool and
+// its simulator kept busy during a run: the benchmark's noise.
+func (b *bench) others(m measure, sim float64) {
+	if m.busy > 0 && m.wall > 0 {
+		b.res.add("noise.cores", max(0, (m.busy-m.cpu()-sim)/m.wall.Seconds()))
+	}
 }
 
 func tailOf(path string, n int) string {
@@ -686,6 +727,29 @@ func (s *simProc) ledger() (ledgerJSON, error) {
 		return l, fmt.Errorf("ledger: HTTP %d", resp.StatusCode)
 	}
 	return l, json.NewDecoder(resp.Body).Decode(&l)
+}
+
+// cpuSoFar returns the CPU seconds the running simulator has used so far
+// (/proc/PID/stat utime+stime), or its total once stopped.
+func (s *simProc) cpuSoFar() float64 {
+	if s.done {
+		return s.m.cpu()
+	}
+	bs, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", s.cmd.Process.Pid))
+	if err != nil {
+		return 0
+	}
+	_, rest, ok := bytes.Cut(bs, []byte(") ")) // the command name may hold spaces
+	if !ok {
+		return 0
+	}
+	f := strings.Fields(string(rest))
+	if len(f) < 13 {
+		return 0
+	}
+	u, _ := strconv.ParseFloat(f[11], 64)
+	st, _ := strconv.ParseFloat(f[12], 64)
+	return (u + st) / 100
 }
 
 // stop interrupts the simulator (it shuts down gracefully), waits for it,
@@ -858,7 +922,7 @@ func (b *bench) report(elapsed time.Duration) string {
 
 	p("## `make bench` — cardbatch side by side (issue 6)\n\n")
 	p("- date: %s; took %s\n", time.Now().Format("2006-01-02 15:04 MST"), elapsed.Round(time.Second))
-	p("- command: `%s`\n", strings.Join(os.Args, " "))
+	p("- command: `go run ./bench/cmd/benchtable %s` (what `make bench` runs, after building bin/cardbatch and bin/handclient)\n", strings.Join(os.Args[1:], " "))
 	p("- machine: %d cores (nproc), %s, %s, %s/%s\n", runtime.NumCPU(), cpuModel(), memTotal(), runtime.GOOS, runtime.GOARCH)
 	p("- go: %s; cardbatch: %s\n", runtime.Version(), b.version())
 	py := "not installed (apt-get install python3-aiohttp)"
@@ -870,9 +934,18 @@ func (b *bench) report(elapsed time.Duration) string {
 		par = b.parVer
 	}
 	p("- aiohttp: %s; parallel+curl: %s\n", py, par)
+	if v, ok := b.res.median("noise.cores"); ok {
+		mx := slices.Max(b.res["noise.cores"])
+		p("- other processes on the machine kept %.2f cores busy during the median measured run (%.2f at most) out of %d; load average at start %s, at the end %s\n",
+			v, mx, runtime.NumCPU(), b.load0, loadAvg())
+		if v > 0.2 {
+			p("- **the machine was not idle: absolute figures are pessimistic; the side-by-side ratios, measured run by run, are the more robust**\n")
+		}
+	}
 	p("- every figure is the median of %d run(s); ratios are computed run by run, then the median taken; "+
 		"each tool and each simulator is its own process (CPU = user+sys from wait4, peak RSS = ru_maxrss); "+
-		"every tool keeps 64 calls in flight; MB = 10^6 bytes\n\n", b.runs)
+		"every tool keeps 64 calls in flight; cardbatch runs with its defaults otherwise "+
+		"(its answer cache on, in a fresh XDG_CACHE_HOME per run, so nothing is answered from an earlier run); MB = 10^6 bytes\n\n", b.runs)
 
 	notInst := func(tool string) bool {
 		return (tool == "aiohttp" && b.python == "") || (tool == "parallel" && b.parVer == "")
@@ -998,6 +1071,19 @@ func cpuModel() string {
 		}
 	}
 	return runtime.GOARCH
+}
+
+// loadAvg returns the 1, 5 and 15-minute load averages.
+func loadAvg() string {
+	bs, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "unknown"
+	}
+	f := strings.Fields(string(bs))
+	if len(f) < 3 {
+		return "unknown"
+	}
+	return strings.Join(f[:3], " ")
 }
 
 func memTotal() string {
