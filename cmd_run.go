@@ -325,7 +325,9 @@ func (a *app) run(ctx context.Context, f *runFlags, log *slog.Logger) (int, erro
 		return exitFatal, err
 	}
 	if tm := res.Timings; tm.Total > 0 {
-		pct := func(d time.Duration) string { return fmt.Sprintf("%s (%.0f%%)", d.Round(time.Millisecond), 100*d.Seconds()/tm.Total.Seconds()) }
+		pct := func(d time.Duration) string {
+			return fmt.Sprintf("%s (%.0f%%)", d.Round(time.Millisecond), 100*d.Seconds()/tm.Total.Seconds())
+		}
 		log.Info("stage timings", "total", tm.Total.Round(time.Millisecond), "read", pct(tm.Read),
 			"checkpoint_writes", pct(tm.Checkpoint), "commits", tm.Commits, "http", pct(tm.HTTP), "output", pct(tm.Output))
 	}
