@@ -116,7 +116,7 @@ func (a *app) cmdRun(ctx context.Context, args []string) int {
 	}
 	code, err := a.run(ctx, &f, log)
 	if err != nil {
-		msg := redact(err.Error())
+		msg := a.scrub(err.Error())
 		if f.logFormat == "json" {
 			log.Error(msg)
 		} else {
@@ -160,6 +160,7 @@ func (a *app) run(ctx context.Context, f *runFlags, log *slog.Logger) (int, erro
 			return exitUsage, err
 		}
 		token = t
+		a.token = t
 	}
 
 	outDir := filepath.Dir(f.output)
@@ -206,13 +207,21 @@ func (a *app) run(ctx context.Context, f *runFlags, log *slog.Logger) (int, erro
 			"rows", in.TotalHint())
 	}
 	probe.Close()
+	if a.panicHook != nil {
+		a.panicHook()
+	}
 
 	settings := map[string]string{"column": f.column, "sheet": f.sheet, "encoding": f.encoding,
 		"luhn": strconv.FormatBool(!f.noLuhn)}
+	// Which API answers matters (simulated answers must never mix with real
+	// ones); which gateway host of the provider does not, so a run may resume
+	// through another --endpoint. The answer cache is kept per endpoint.
+	cacheNamespace := f.endpoint
 	if f.simulate {
-		settings["endpoint"] = fmt.Sprintf("simulator seed %d %s", f.simSeed, f.simFaults)
+		settings["api"] = fmt.Sprintf("simulator seed %d", f.simSeed)
+		cacheNamespace = settings["api"]
 	} else {
-		settings["endpoint"] = f.endpoint
+		settings["api"] = "provider"
 	}
 
 	// The answer cache shared across runs.
@@ -237,7 +246,7 @@ func (a *app) run(ctx context.Context, f *runFlags, log *slog.Logger) (int, erro
 	}
 
 	if f.dryRun {
-		return a.dryRun(ctx, f, inputPath, openSource, settings, answerCache, log)
+		return a.dryRun(ctx, f, inputPath, openSource, settings, answerCache, cacheNamespace, log)
 	}
 
 	// The API: the real one, or the simulator on a loopback port in-process.
@@ -313,7 +322,7 @@ func (a *app) run(ctx context.Context, f *runFlags, log *slog.Logger) (int, erro
 		Caller: client, Settings: settings, Restart: f.restart,
 		Rate: f.rate, Burst: f.burst, Concurrency: f.concurrency, Retries: f.retries,
 		RetryBase: f.retryBase, RetryMax: 16 * f.retryBase, NoLuhn: f.noLuhn, MaxCharged: f.maxCharged, MaskOutput: f.maskOutput,
-		Price: f.price, Cache: answerCache, CacheTTL: f.cacheTTL, CacheNamespace: settings["endpoint"],
+		Price: f.price, Cache: answerCache, CacheTTL: f.cacheTTL, CacheNamespace: cacheNamespace,
 		Stop: stop, Logger: log, Progress: reporter,
 	})
 	if err != nil {

@@ -17,6 +17,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"strings"
 	"syscall"
 
 	"cardbatch/cardnum"
@@ -45,6 +46,11 @@ type app struct {
 	stderrIsTerminal bool
 	// signals delivers SIGINT/SIGTERM; nil in tests that do not need it.
 	signals <-chan os.Signal
+	// panicHook, when set (tests only), is called once the input has been
+	// checked: it proves that a panic's text is redacted.
+	panicHook func()
+	// token is the API token once loaded, so that a panic report can scrub it.
+	token string
 }
 
 func main() {
@@ -61,8 +67,8 @@ func main() {
 func (a *app) main(ctx context.Context, args []string) (code int) {
 	defer func() {
 		if p := recover(); p != nil {
-			fmt.Fprintf(a.stderr, "cardbatch: internal error: %s\n", redact(fmt.Sprint(p)))
-			fmt.Fprintf(a.stderr, "%s\n", redact(string(debug.Stack())))
+			fmt.Fprintf(a.stderr, "cardbatch: internal error: %s\n", a.scrub(fmt.Sprint(p)))
+			fmt.Fprintf(a.stderr, "%s\n", a.scrub(string(debug.Stack())))
 			code = exitFatal
 		}
 	}()
@@ -130,6 +136,15 @@ func redactAttr(_ []string, a slog.Attr) slog.Attr {
 		}
 	}
 	return a
+}
+
+// scrub makes text of unknown origin safe to show: cards masked, the token
+// replaced.
+func (a *app) scrub(s string) string {
+	if a.token != "" {
+		s = strings.ReplaceAll(s, a.token, "[token]")
+	}
+	return redact(s)
 }
 
 // redact masks every run of 12 to 19 digits (possibly separated by single
