@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	"crypto/rsa"
 	"errors"
 	"flag"
 	"fmt"
@@ -30,6 +32,8 @@ type runFlags struct {
 	endpoint, tokenFile, logFormat, encoding          string
 	simulate, dryRun, noProgress, noLuhn, restart     bool
 	maskOutput, noCache                               bool
+	encryptCard, encryptionArray                      bool
+	encryptionKey                                     string
 	cachePath                                         string
 	cacheTTL                                          time.Duration
 	price                                             float64
@@ -69,6 +73,9 @@ func (a *app) runFlagSet(f *runFlags) *flag.FlagSet {
 	fs.BoolVar(&f.restart, "restart", false, "discard the checkpoint's run and start over")
 	fs.StringVar(&f.encoding, "encoding", "", "CSV text encoding: utf-8, gb18030, gbk or utf-16 (default: detected)")
 	fs.BoolVar(&f.maskOutput, "mask-output", false, "mask the card column in the output (first 6 and last 4 digits)")
+	fs.BoolVar(&f.encryptCard, "encrypt-card", false, "send bank_card with the API's field encryption (AES-256-CBC, key wrapped with RSA); needs --encryption-key")
+	fs.StringVar(&f.encryptionKey, "encryption-key", "", "the verification center's RSA public key `FILE` (PKCS#1 \"RSA PUBLIC KEY\" PEM) for --encrypt-card")
+	fs.BoolVar(&f.encryptionArray, "encryption-array", false, "with --encrypt-card: send `encryption` as an array of one object (the gateway's OpenAPI form)")
 	fs.StringVar(&f.cachePath, "cache", "", "answer cache `FILE` shared across runs (default: the user's cache folder, cardbatch/answers.db)")
 	fs.BoolVar(&f.noCache, "no-cache", false, "do not use the answer cache")
 	fs.DurationVar(&f.cacheTTL, "cache-ttl", 30*24*time.Hour, "reuse cached answers younger than this (0 disables the cache)")
@@ -150,6 +157,13 @@ func (a *app) run(ctx context.Context, f *runFlags, log *slog.Logger) (int, erro
 	}
 	if f.summary == "" {
 		f.summary = f.output + ".summary.json"
+	}
+
+	if (f.encryptionKey != "" || f.encryptionArray) && !f.encryptCard {
+		return exitUsage, usageErr("--encryption-key and --encryption-array go with --encrypt-card")
+	}
+	if f.encryptCard && !f.simulate && f.encryptionKey == "" {
+		return exitUsage, usageErr("--encrypt-card needs --encryption-key FILE (the verification center's RSA public key)")
 	}
 
 	// The token is needed before anything is read.
@@ -249,10 +263,30 @@ func (a *app) run(ctx context.Context, f *runFlags, log *slog.Logger) (int, erro
 		return a.dryRun(ctx, f, inputPath, openSource, settings, answerCache, cacheNamespace, log)
 	}
 
+	// Field encryption: the center's public key. With --simulate a fresh
+	// key pair is made so the in-process simulator can decrypt.
+	var encKey *rsa.PublicKey
+	var simKey *rsa.PrivateKey
+	switch {
+	case f.encryptCard && f.simulate:
+		priv, err := rsa.GenerateKey(rand.Reader, 2048)
+		if err != nil {
+			return exitFatal, err
+		}
+		simKey, encKey = priv, &priv.PublicKey
+		log.Info("field encryption on, with a key pair made for the simulator")
+	case f.encryptCard:
+		k, err := cardapi.LoadRSAPublicKey(f.encryptionKey)
+		if err != nil {
+			return exitUsage, usageErr("--encryption-key: %v", err)
+		}
+		encKey = k
+	}
+
 	// The API: the real one, or the simulator on a loopback port in-process.
 	endpoint := f.endpoint
 	if f.simulate {
-		srv, addr, err := startSimulator(f.simSeed, f.simFaults)
+		srv, addr, err := startSimulator(f.simSeed, f.simFaults, simKey)
 		if err != nil {
 			return exitUsage, err
 		}
@@ -261,7 +295,7 @@ func (a *app) run(ctx context.Context, f *runFlags, log *slog.Logger) (int, erro
 		log.Info("using the built-in simulator", "endpoint", endpoint)
 	}
 	client, err := cardapi.New(cardapi.Config{Endpoint: endpoint, Token: token, Timeout: f.timeout,
-		MaxConns: f.concurrency, UserAgent: "cardbatch/" + version})
+		MaxConns: f.concurrency, UserAgent: "cardbatch/" + version, EncryptionKey: encKey, EncryptionArray: f.encryptionArray})
 	if err != nil {
 		return exitUsage, usageErr("%v", err)
 	}
@@ -468,7 +502,7 @@ func sameFile(a, b string) (bool, error) {
 }
 
 // startSimulator serves the simulator on a loopback port in-process.
-func startSimulator(seed int64, faults string) (*http.Server, string, error) {
+func startSimulator(seed int64, faults string, key *rsa.PrivateKey) (*http.Server, string, error) {
 	cfg := sim.Config{Seed: seed}
 	fs := flag.NewFlagSet("simulate-faults", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
@@ -481,6 +515,12 @@ func startSimulator(seed int64, faults string) (*http.Server, string, error) {
 	}
 	if err := fs.Parse(args); err != nil {
 		return nil, "", usageErr("--simulate-faults: %v", err)
+	}
+	if err := cfg.LoadKeys(); err != nil {
+		return nil, "", usageErr("--simulate-faults: %v", err)
+	}
+	if key != nil {
+		cfg.DecryptionKey = key
 	}
 	if err := cfg.Validate(); err != nil {
 		return nil, "", usageErr("--simulate-faults: %v", err)

@@ -22,6 +22,10 @@ func (a *app) cmdSimulate(ctx context.Context, args []string) int {
 		}
 		return exitUsage
 	}
+	if err := cfg.LoadKeys(); err != nil {
+		fmt.Fprintf(a.stderr, "cardbatch simulate: %v\n", err)
+		return exitUsage
+	}
 	if err := cfg.Validate(); err != nil {
 		fmt.Fprintf(a.stderr, "cardbatch simulate: %v\n", err)
 		return exitUsage

@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"cardbatch/cardapi/sim"
@@ -244,5 +245,77 @@ func TestTokenSources(t *testing.T) {
 				t.Fatalf("the token was printed")
 			}
 		})
+	}
+}
+
+func TestFieldEncryptionEndToEnd(t *testing.T) {
+	dir := t.TempDir()
+	t.Setenv("XDG_CACHE_HOME", filepath.Join(dir, "xdg"))
+	privPEM, pubPEM, err := sim.GenerateTestKeyPair(2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pubFile := filepath.Join(dir, "center.pub.pem")
+	os.WriteFile(pubFile, pubPEM, 0o600)
+	privFile := filepath.Join(dir, "center.pem")
+	os.WriteFile(privFile, privPEM, 0o600)
+	key, err := sim.LoadRSAPrivateKey(privFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cards := sim.GenerateCards(704, 60)
+	in := filepath.Join(dir, "in.csv")
+	os.WriteFile(in, []byte("card\n"+strings.Join(cards, "\n")+"\n"), 0o600)
+	var mu sync.Mutex
+	var bodies [][]byte
+	srv := httptest.NewServer(sim.New(sim.Config{Seed: 704, DecryptionKey: key, OnBody: func(b []byte) {
+		mu.Lock()
+		bodies = append(bodies, append([]byte(nil), b...))
+		mu.Unlock()
+	}}))
+	defer srv.Close()
+	for _, form := range [][]string{nil, {"--encryption-array"}} {
+		out := filepath.Join(dir, fmt.Sprintf("out%d.csv", len(form)))
+		args := append([]string{"run", "--input", in, "--output", out, "--endpoint", srv.URL, "--rate", "0",
+			"--no-progress", "--no-cache", "--encrypt-card", "--encryption-key", pubFile}, form...)
+		code, _, se := inproc(t, map[string]string{"ACEDATA_TOKEN": "t"}, nil, args...)
+		if code != exitOK {
+			t.Fatalf("encrypted run %v: exit %d\n%s", form, code, se)
+		}
+		body, _ := os.ReadFile(out)
+		lines := strings.Split(strings.TrimSpace(string(body)), "\n")
+		for i, c := range cards {
+			want := sim.Answer(704, c)
+			if !strings.HasPrefix(lines[i+1], c+","+want.Result+","+want.Description+",") {
+				t.Fatalf("row %d: %q, want answer %+v", i, lines[i+1], want)
+			}
+		}
+	}
+	if len(bodies) != 2*len(cards) {
+		t.Fatalf("%d bodies, want %d", len(bodies), 2*len(cards))
+	}
+	for _, b := range bodies {
+		if !bytes.Contains(b, []byte(`"encryption"`)) {
+			t.Fatalf("a request went out without encryption: %.80s", b)
+		}
+		for _, c := range cards {
+			if bytes.Contains(b, []byte(c)) {
+				t.Fatalf("a clear card went over the wire")
+			}
+		}
+	}
+	// Usage errors: a key without the switch, the switch without a key.
+	for _, args := range [][]string{{"--encryption-key", pubFile}, {"--encrypt-card"}, {"--encrypt-card", "--encryption-key", privFile}} {
+		code, _, se := inproc(t, map[string]string{"ACEDATA_TOKEN": "t"}, nil,
+			append([]string{"run", "--input", in, "--output", filepath.Join(dir, "x.csv"), "--endpoint", srv.URL}, args...)...)
+		if code != exitUsage || !strings.Contains(se, "encrypt") {
+			t.Fatalf("%v: exit %d\n%s", args, code, se)
+		}
+	}
+	// --simulate --encrypt-card works out of the box.
+	code, _, se := inproc(t, nil, nil, "run", "--simulate", "--encrypt-card", "--input", in, "--output",
+		filepath.Join(dir, "sim.csv"), "--rate", "0", "--no-progress")
+	if code != exitOK {
+		t.Fatalf("--simulate --encrypt-card: exit %d\n%s", code, se)
 	}
 }

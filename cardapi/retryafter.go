@@ -62,13 +62,17 @@ func isDeltaSeconds(v string) bool {
 // redacted replaces the token in texts that come from the server.
 const redacted = "[redacted]"
 
+// minScrubToken is the shortest token scrubbed from server texts: a
+// shorter one (only ever a test's) would mangle ordinary words.
+const minScrubToken = 8
+
 // scrub returns s with every occurrence of card replaced by its masked form
-// and of the token by "[redacted]".
+// and of the token (when at least minScrubToken long) by "[redacted]".
 func (c *Client) scrub(s, card string) string {
 	if card != "" && strings.Contains(s, card) {
 		s = strings.ReplaceAll(s, card, maskCard(card))
 	}
-	if c.token != "" && strings.Contains(s, c.token) {
+	if len(c.token) >= minScrubToken && strings.Contains(s, c.token) {
 		s = strings.ReplaceAll(s, c.token, redacted)
 	}
 	return s

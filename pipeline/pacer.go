@@ -2,41 +2,56 @@ package pipeline
 
 import (
 	"context"
+	"math"
 	"sync"
 	"time"
 
 	"golang.org/x/time/rate"
 )
 
-// Pacer paces calls: a token bucket at the configured rate (waited on once
-// per call, retries included), a pause shared by every worker when the API
-// keeps answering 429, and an adaptive rate that is cut multiplicatively
-// under a sustained stream of 429s and climbs back additively while calls
-// succeed, never above the configured maximum.
+// Pacer paces calls: a token bucket at the configured rate, waited on once
+// per call (retries included); a rate that adapts to the API's own limit;
+// and a pause shared by every worker when the API is flooded.
 //
-// An isolated 429 delays only its own retry (the worker sleeps its
-// Retry-After): real gateways send the odd 429 below the limit, and halving
-// the rate on each of them collapses a run to a crawl.
+// 429 handling tells sporadic from sustained: an isolated 429 delays only
+// its own retry (the worker sleeps its Retry-After), since real gateways
+// send the odd 429 below their limit. When 429s keep arriving (streamCount
+// within streamWindow), the rate is cut to just below what the API accepted
+// over the last window (multiplicatively, by at least cutFactor), at most
+// once per pause window; when they make up more than heavyShare of recent
+// answers, every worker also pauses for the Retry-After (pauses overlap,
+// never stack). While calls succeed the rate climbs back additively, never
+// above the configured maximum.
 type Pacer struct {
 	lim   *rate.Limiter // nil when unlimited
 	max   float64       // configured rate, 0 = unlimited
 	floor float64
+	now   func() time.Time
 
 	mu         sync.Mutex
 	cur        float64   // current rate
-	pauseUntil time.Time // shared pause (overlapping pauses extend, never stack)
-	recent     []time.Time
+	pauseUntil time.Time // shared pause
 	lastCut    time.Time
-	now        func() time.Time
+	lastClimb  time.Time
+	win        window // answers of the last second: accepted and 429
 	cuts       int
+	// The current stream of 429s: when its first 429 came, the last one,
+	// and how many calls the API accepted since the first. While the API is
+	// saturated, accepted ÷ elapsed is its own limit.
+	streamStart, streamLast time.Time
+	streamOK                int
 }
 
-// Pacer tuning. A "stream" is at least streamCount 429s within streamWindow.
+// Pacer tuning.
 const (
-	streamWindow = time.Second
-	streamCount  = 3
-	cutFactor    = 0.8
-	minCutGap    = time.Second
+	streamWindow = time.Second // 429s this close together form a stream
+	streamCount  = 3           // ... when there are at least this many
+	heavyShare   = 0.2         // a stream this dense also pauses every worker
+	cutFactor    = 0.9                    // a cut takes at least 10% off
+	acceptMargin = 0.97                   // aim just below what the API accepted
+	climbPerSec  = 0.015                  // climb by 1.5% of the maximum per second of success
+	measureFor   = 250 * time.Millisecond // watch a stream this long before the first cut
+	streamQuiet  = 2 * time.Second        // a stream ends after this long without a 429
 )
 
 // NewPacer returns a pacer at ratePerSec calls per second with the given
@@ -48,10 +63,7 @@ func NewPacer(ratePerSec float64, burst int) *Pacer {
 			burst = 1
 		}
 		p.lim = rate.NewLimiter(rate.Limit(ratePerSec), burst)
-		p.floor = ratePerSec / 50
-		if p.floor < 0.2 {
-			p.floor = 0.2
-		}
+		p.floor = math.Max(ratePerSec/50, 0.2)
 	}
 	return p
 }
@@ -59,11 +71,13 @@ func NewPacer(ratePerSec float64, burst int) *Pacer {
 // Wait blocks until the shared pause (if any) is over and the bucket has a
 // token. It returns ctx's error if ctx ends first.
 func (p *Pacer) Wait(ctx context.Context) error {
+	if p.lim == nil {
+		return ctx.Err()
+	}
 	for {
 		p.mu.Lock()
-		until := p.pauseUntil
+		d := p.pauseUntil.Sub(p.now())
 		p.mu.Unlock()
-		d := time.Until(until)
 		if d <= 0 {
 			break
 		}
@@ -75,37 +89,36 @@ func (p *Pacer) Wait(ctx context.Context) error {
 		case <-t.C:
 		}
 	}
-	if p.lim == nil {
-		return ctx.Err()
-	}
 	return p.lim.Wait(ctx)
 }
 
-// Success is called after a call that was not a 429; it raises the rate
-// additively (by about 2% of the maximum per second of successes) up to the
-// maximum.
+// Success records an answer that was not a 429 and climbs the rate back
+// towards the maximum.
 func (p *Pacer) Success() {
 	if p.lim == nil {
 		return
 	}
 	p.mu.Lock()
-	if p.cur < p.max {
-		// Each success adds step/cur, so the rate climbs by `step` per second.
-		step := p.max * 0.02
-		if step < 0.1 {
-			step = 0.1
-		}
-		p.cur += step / p.cur
-		if p.cur > p.max {
-			p.cur = p.max
-		}
-		p.lim.SetLimit(rate.Limit(p.cur))
+	now := p.now()
+	p.win.add(now, false)
+	if !p.streamStart.IsZero() {
+		p.streamOK++
 	}
+	if p.cur < p.max {
+		dt := now.Sub(p.lastClimb).Seconds()
+		if dt > 1 {
+			dt = 1
+		}
+		if dt > 0 {
+			p.setRate(math.Min(p.max, p.cur+p.max*climbPerSec*dt), now)
+		}
+	}
+	p.lastClimb = now
 	p.mu.Unlock()
 }
 
-// TooMany is called after a 429 with its Retry-After (0 when absent). It
-// returns how long the caller should wait before retrying this call.
+// TooMany records a 429 with its Retry-After (0 when absent) and returns
+// how long the caller should wait before retrying this call.
 func (p *Pacer) TooMany(retryAfter time.Duration) time.Duration {
 	if retryAfter <= 0 {
 		retryAfter = time.Second
@@ -113,32 +126,43 @@ func (p *Pacer) TooMany(retryAfter time.Duration) time.Duration {
 	if p.lim == nil {
 		return retryAfter
 	}
-	now := p.now()
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	keep := p.recent[:0]
-	for _, t := range p.recent {
-		if now.Sub(t) < streamWindow {
-			keep = append(keep, t)
-		}
+	now := p.now()
+	p.win.add(now, true)
+	if p.streamStart.IsZero() || now.Sub(p.streamLast) > streamQuiet {
+		p.streamStart, p.streamOK = now, 0
 	}
-	p.recent = append(keep, now)
-	if len(p.recent) >= streamCount {
-		// A stream: one shared pause, one cut per window.
+	p.streamLast = now
+	accepted, limited := p.win.counts(now)
+	if limited < streamCount {
+		return retryAfter // sporadic: only this call waits
+	}
+	// A stream: cut to just below what the API accepts, measured since the
+	// stream began, once it has been watched long enough; one cut per pause
+	// window.
+	elapsed := now.Sub(p.streamStart)
+	if elapsed >= measureFor && now.Sub(p.lastCut) >= max(retryAfter, streamWindow) {
+		target := p.cur * cutFactor
+		if est := float64(p.streamOK) / elapsed.Seconds() * acceptMargin; est < target {
+			target = est
+		}
+		p.setRate(math.Max(target, p.floor), now)
+		p.lastCut = now
+		p.lastClimb = now
+		p.cuts++
+	}
+	if float64(limited) >= heavyShare*float64(accepted+limited) {
 		if until := now.Add(retryAfter); until.After(p.pauseUntil) {
 			p.pauseUntil = until
 		}
-		if now.Sub(p.lastCut) >= minCutGap && now.After(p.lastCut.Add(retryAfter)) {
-			p.cur *= cutFactor
-			if p.cur < p.floor {
-				p.cur = p.floor
-			}
-			p.lim.SetLimit(rate.Limit(p.cur))
-			p.lastCut = now
-			p.cuts++
-		}
 	}
 	return retryAfter
+}
+
+func (p *Pacer) setRate(r float64, now time.Time) {
+	p.cur = r
+	p.lim.SetLimitAt(now, rate.Limit(r))
 }
 
 // Rate returns the current rate (0 when unlimited).
@@ -146,4 +170,48 @@ func (p *Pacer) Rate() float64 {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.cur
+}
+
+// window counts answers over the last streamWindow in 10 buckets.
+type window struct {
+	start    time.Time // start of bucket 0
+	ok, lim  [10]int
+	firstIdx int
+}
+
+const bucket = streamWindow / 10
+
+func (w *window) advance(now time.Time) {
+	if w.start.IsZero() {
+		w.start = now.Truncate(bucket)
+	}
+	for now.Sub(w.start) >= streamWindow {
+		// Drop the oldest bucket.
+		w.ok[w.firstIdx], w.lim[w.firstIdx] = 0, 0
+		w.firstIdx = (w.firstIdx + 1) % len(w.ok)
+		w.start = w.start.Add(bucket)
+		if now.Sub(w.start) > 2*streamWindow { // long idle: reset
+			w.ok, w.lim, w.firstIdx = [10]int{}, [10]int{}, 0
+			w.start = now.Truncate(bucket)
+		}
+	}
+}
+
+func (w *window) add(now time.Time, limited bool) {
+	w.advance(now)
+	i := (w.firstIdx + int(now.Sub(w.start)/bucket)) % len(w.ok)
+	if limited {
+		w.lim[i]++
+	} else {
+		w.ok[i]++
+	}
+}
+
+func (w *window) counts(now time.Time) (ok, limited int) {
+	w.advance(now)
+	for i := range w.ok {
+		ok += w.ok[i]
+		limited += w.lim[i]
+	}
+	return ok, limited
 }

@@ -125,6 +125,7 @@ type runner struct {
 	cfg    *Config
 	w      *checkpoint.Writer
 	pacer  *Pacer
+	gate   *gate // nil when the rate is unlimited
 	budget *budget
 	stats  *Stats
 
@@ -199,6 +200,9 @@ func runAttempt(ctx context.Context, cfg *Config, attempt int, res *Result) (Out
 	r := &runner{cfg: cfg, w: w, pacer: NewPacer(cfg.Rate, cfg.Burst),
 		budget: newBudget(cfg.MaxCharged, prior.ChargedCalls+prior.InDoubt),
 		stats:  &Stats{}}
+	if cfg.Rate > 0 {
+		r.gate = newGate(r.pacer.Rate, cfg.Concurrency)
+	}
 	r.dctx, r.cancelDispatch = context.WithCancel(ctx)
 	defer r.cancelDispatch()
 	r.stats.doneBefore.Store(int64(done.Len()))
@@ -437,15 +441,23 @@ func (r *runner) process(ctx context.Context, j job) error {
 		if r.stopped() {
 			return stopRow(checkpoint.Failed, "the run stopped before this row's next call")
 		}
+		if r.gate != nil {
+			if err := r.gate.acquire(r.dctx); err != nil {
+				return stopRow(checkpoint.Failed, "the run stopped before this row's next call")
+			}
+		}
 		if err := r.pacer.Wait(r.dctx); err != nil {
+			r.releaseGate(0)
 			return stopRow(checkpoint.Failed, "the run stopped before this row's next call")
 		}
 		if !r.budget.reserve() {
+			r.releaseGate(0)
 			r.stop(Budget)
 			return stopRow(checkpoint.Skipped, "stopped at --max-charged before this row's next call")
 		}
 		if !marked {
 			if err := r.w.MarkPending(ctx, j.idx, j.mac); err != nil {
+				r.releaseGate(0)
 				r.budget.release(false)
 				if ctx.Err() != nil {
 					return nil
@@ -455,6 +467,7 @@ func (r *runner) process(ctx context.Context, j job) error {
 			marked = true
 		}
 		out := cfg.Caller.Check(ctx, j.card)
+		r.releaseGate(out.Latency)
 		if ctx.Err() != nil {
 			// Hard stop: the row stays pending and is counted in doubt next time.
 			r.budget.release(true)
@@ -551,6 +564,12 @@ func (r *runner) process(ctx context.Context, j job) error {
 			t.Stop()
 			return nil
 		}
+	}
+}
+
+func (r *runner) releaseGate(latency time.Duration) {
+	if r.gate != nil {
+		r.gate.release(latency)
 	}
 }
 
