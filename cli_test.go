@@ -778,7 +778,7 @@ func TestSimulateCommand(t *testing.T) {
 		}
 	}
 
-	calls := int64(0)
+	calls, accepted := int64(0), int64(0)
 	if curl, err := exec.LookPath("curl"); err != nil {
 		t.Log("curl not found: the curl requests are skipped")
 	} else {
@@ -799,7 +799,7 @@ func TestSimulateCommand(t *testing.T) {
 			st, data = curlPost("Bearer wrong")
 			checkRefused(t, st, data)
 		})
-		calls += 2
+		calls, accepted = calls+2, accepted+1
 	}
 	post := func(auth string) (int, []byte) {
 		req, err := http.NewRequest(http.MethodPost, url, strings.NewReader(body))
@@ -824,14 +824,14 @@ func TestSimulateCommand(t *testing.T) {
 		st, data = post("")
 		checkRefused(t, st, data)
 	})
-	calls += 3
+	calls, accepted = calls+3, accepted+1
 
 	resp, err := http.Get(base + "/_sim/ledger")
 	must(t, err)
 	var l sim.Ledger
 	must(t, json.NewDecoder(resp.Body).Decode(&l))
 	resp.Body.Close()
-	wantCharged := calls / 3 // one accepted call per client pass
+	wantCharged := accepted
 	if billing.ClassOf(want.Result) != billing.Charged {
 		wantCharged = 0
 	}
@@ -870,7 +870,7 @@ func TestRunRefusals(t *testing.T) {
 			return []string{"run", "--input", in, "--output", in}
 		}, []string{"same file as --input"}},
 		{"--output is --input by another path", "test", func(in, _ string) []string {
-			return []string{"run", "--input", in, "--output", filepath.Join(filepath.Dir(in), ".", "sub", "..", filepath.Base(in))}
+			return []string{"run", "--input", in, "--output", filepath.Dir(in) + "/./sub/../" + filepath.Base(in)}
 		}, []string{"same file as --input"}},
 	}
 	for _, tt := range tests {

@@ -44,9 +44,9 @@ type Pacer struct {
 
 // Pacer tuning.
 const (
-	streamWindow = time.Second // 429s this close together form a stream
-	streamCount  = 3           // ... when there are at least this many
-	heavyShare   = 0.2         // a stream this dense also pauses every worker
+	streamWindow = time.Second            // 429s this close together form a stream
+	streamCount  = 3                      // ... when there are at least this many
+	heavyShare   = 0.2                    // a stream this dense also pauses every worker
 	cutFactor    = 0.9                    // a cut takes at least 10% off
 	acceptMargin = 0.97                   // aim just below what the API accepted
 	climbPerSec  = 0.015                  // climb by 1.5% of the maximum per second of success

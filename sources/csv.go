@@ -215,7 +215,7 @@ func openTextAs(ctx context.Context, opts Options, sn sniffResult, enc textEncod
 		}
 	}
 	if total == 0 {
-		return nil, &InputError{Path: opts.Path, Problem: "is empty (it holds only blank lines)", Hint: "export the data with a header row and at least one card number"}
+		return nil, &InputError{Path: opts.Path, Problem: "is empty", Hint: "export the data with a header row and at least one card number"}
 	}
 	lay, err := detectLayout(opts.Path, recs, lines, opts.Column)
 	if err != nil {

@@ -247,12 +247,12 @@ func openXLSX(ctx context.Context, opts Options, notes []string) (in Input, err 
 	if err != nil {
 		return nil, err
 	}
-	blankSST, err := scanBlankSST(lookup(wb.files, wb.sst))
-	if err != nil {
-		return nil, damaged(path, err)
-	}
 	total, numericCards := len(recs), -1 // -1: not counted
+	var blankSST map[int]bool
 	if !eof {
+		if blankSST, err = scanBlankSST(lookup(wb.files, wb.sst)); err != nil {
+			return nil, damaged(path, err)
+		}
 		if total, numericCards, err = countSheetRows(ctx, part, lay.cardCol+1, blankSST); err != nil {
 			if ctx.Err() != nil {
 				return nil, err

@@ -272,7 +272,7 @@ func pkcs7Unpad(b []byte, blockSize int) ([]byte, bool) {
 		return nil, false
 	}
 	n := int(b[len(b)-1])
-	if n > blockSize {
+	if n == 0 || n > blockSize {
 		return nil, false
 	}
 	for _, c := range b[len(b)-n:] {

@@ -4,7 +4,9 @@
 // busy answers, 429, 5xx, nginx HTML pages, dropped connections, a per-token
 // rate limit, revoked tokens, an exhausted balance) and keeps a ledger of
 // what it answered and charged, so that tests can reconcile a run call by
-// call.
+// call. Given the RSA private key (Config.DecryptionKey), it accepts the
+// API's field encryption (AES-256-CBC) and answers an encrypted card exactly
+// as the clear one.
 //
 // Determinism: the clean answer for a card is a pure function of (Seed,
 // card) (see Answer). The fault draws, latency and trace id of a call are a

@@ -26,7 +26,6 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"math/rand/v2"
@@ -74,23 +73,27 @@ const (
 )
 
 type bench struct {
-	runs    int
-	sz      sizes
-	only    map[string]bool
-	bin     string // bin/cardbatch
-	hand    string // bin/handclient
-	pyClt   string // bench/aiohttp_client.py
-	parSh   string // bench/parallel_curl.sh
-	python  string // interpreter with aiohttp, "" when none
-	pyVer   string
-	parVer  string // "" when GNU parallel or curl is missing
-	work    string // temporary folder
-	env     []string
-	res     results
-	notes   []string
-	cmds    []string // the commands measured, for the report
-	verbose bool
-	load0   string // /proc/loadavg at the start
+	runs     int
+	sz       sizes
+	only     map[string]bool
+	bin      string // bin/cardbatch
+	hand     string // bin/handclient
+	pyClt    string // bench/aiohttp_client.py
+	parSh    string // bench/parallel_curl.sh
+	python   string // interpreter with aiohttp, "" when none
+	pyVer    string
+	parVer   string // "" when GNU parallel or curl is missing
+	work     string // temporary folder
+	env      []string
+	res      results
+	notes    []string
+	cmds     []string // the commands measured, for the report
+	verbose  bool
+	load0    string // /proc/loadavg at the start
+	launcher string // bench/cmd/launch, built into the temporary folder
+	// floorKiB is the largest peak RSS of a launcher: no tool's peak RSS
+	// is measured below it.
+	floorKiB int64
 }
 
 // results holds every figure of every repetition, by metric id.
@@ -165,6 +168,10 @@ func main() {
 		fatalf("%v", err)
 	}
 	b.work = work
+	if b.launcher, err = buildLauncher(work); err != nil {
+		os.RemoveAll(work)
+		fatalf("%v", err)
+	}
 	if *keep {
 		logf("keeping the temporary folder %s", work)
 	} else {
@@ -572,8 +579,38 @@ func fromState(ps *os.ProcessState, wall time.Duration) measure {
 	return m
 }
 
-// runTool runs argv to completion in dir with stdout and stderr in files.
-// A non-zero exit is not an error (it is reported); failing to start is.
+// launchResult is what bench/cmd/launch writes (its Result).
+type launchResult struct {
+	WallNS      int64  `json:"wall_ns"`
+	UserNS      int64  `json:"user_ns"`
+	SysNS       int64  `json:"sys_ns"`
+	MaxRSSKiB   int64  `json:"maxrss_kib"`
+	Exit        int    `json:"exit"`
+	LauncherKiB int64  `json:"launcher_hwm_kib"`
+	Err         string `json:"error,omitempty"`
+}
+
+// buildLauncher builds bench/cmd/launch into the temporary folder. Every
+// tool runs through it: on Linux a child's ru_maxrss is at least the peak
+// RSS of the process that spawned it, and this program holds a million
+// card numbers; the small launcher's ~2 MB are the floor of the measure.
+func buildLauncher(work string) (string, error) {
+	goBin, err := exec.LookPath("go")
+	if err != nil {
+		goBin = filepath.Join(runtime.GOROOT(), "bin", "go")
+	}
+	out := filepath.Join(work, "launch")
+	cmd := exec.Command(goBin, "build", "-o", out, "./bench/cmd/launch")
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	if err := cmd.Run(); err != nil {
+		return "", fmt.Errorf("build the launcher (go build ./bench/cmd/launch): %w", err)
+	}
+	return out, nil
+}
+
+// runTool runs argv to completion in dir, through the launcher (see
+// buildLauncher), with stdout and stderr in files. A non-zero exit is not an
+// error (it is reported); failing to start is.
 func (b *bench) runTool(dir, name string, argv []string) (measure, error) {
 	stdout, err := os.Create(filepath.Join(dir, name+".stdout"))
 	if err != nil {
@@ -586,7 +623,8 @@ func (b *bench) runTool(dir, name string, argv []string) (measure, error) {
 		return measure{}, err
 	}
 	defer stderr.Close()
-	cmd := exec.Command(argv[0], argv[1:]...)
+	resPath := filepath.Join(dir, name+".rusage.json")
+	cmd := exec.Command(b.launcher, append([]string{resPath}, argv...)...)
 	cmd.Dir = dir
 	// cardbatch's answer cache lives in the user's cache folder: give each
 	// run folder its own, so that no run answers from an earlier one and the
@@ -595,19 +633,22 @@ func (b *bench) runTool(dir, name string, argv []string) (measure, error) {
 	cmd.Stdout, cmd.Stderr = stdout, stderr
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	busy0 := machineBusy()
-	start := time.Now()
-	if err := cmd.Start(); err != nil {
-		return measure{}, fmt.Errorf("start %s: %w", name, err)
+	if err := cmd.Run(); err != nil {
+		return measure{}, fmt.Errorf("%s (launcher): %w", name, err)
 	}
-	err = cmd.Wait()
-	wall := time.Since(start)
 	busy := machineBusy() - busy0
-	var ee *exec.ExitError
-	if err != nil && !errors.As(err, &ee) {
-		return measure{}, fmt.Errorf("%s: %w", name, err)
+	var r launchResult
+	if bs, err := os.ReadFile(resPath); err != nil {
+		return measure{}, err
+	} else if err := json.Unmarshal(bs, &r); err != nil {
+		return measure{}, fmt.Errorf("%s: %w", resPath, err)
 	}
-	m := fromState(cmd.ProcessState, wall)
-	m.busy = busy
+	if r.Err != "" {
+		return measure{}, fmt.Errorf("%s: %s", name, r.Err)
+	}
+	m := measure{wall: time.Duration(r.WallNS), user: time.Duration(r.UserNS), sys: time.Duration(r.SysNS),
+		maxrssKiB: r.MaxRSSKiB, exit: r.Exit, busy: busy}
+	b.floorKiB = max(b.floorKiB, r.LauncherKiB)
 	if m.exit != 0 {
 		m.tail = tailOf(errPath, 300)
 	}
@@ -944,8 +985,9 @@ func (b *bench) report(elapsed time.Duration) string {
 	}
 	p("- every figure is the median of %d run(s); ratios are computed run by run, then the median taken; "+
 		"each tool and each simulator is its own process (CPU = user+sys from wait4, peak RSS = ru_maxrss); "+
+		"peak RSS is measured through a small launcher process (bench/cmd/launch), whose own %.1f MB are its floor; "+
 		"every tool keeps 64 calls in flight; cardbatch runs with its defaults otherwise "+
-		"(its answer cache on, in a fresh XDG_CACHE_HOME per run, so nothing is answered from an earlier run); MB = 10^6 bytes\n\n", b.runs)
+		"(its answer cache on, in a fresh XDG_CACHE_HOME per run, so nothing is answered from an earlier run); MB = 10^6 bytes\n\n", b.runs, float64(b.floorKiB)*1024/1e6)
 
 	notInst := func(tool string) bool {
 		return (tool == "aiohttp" && b.python == "") || (tool == "parallel" && b.parVer == "")
