@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"time"
@@ -33,7 +34,7 @@ type runFlags struct {
 	simulate, dryRun, noProgress, noLuhn, restart     bool
 	maskOutput, noCache                               bool
 	encryptCard, encryptionArray                      bool
-	encryptionKey                                     string
+	encryptionKey, cpuProfile                         string
 	cachePath                                         string
 	cacheTTL                                          time.Duration
 	price                                             float64
@@ -76,6 +77,7 @@ func (a *app) runFlagSet(f *runFlags) *flag.FlagSet {
 	fs.BoolVar(&f.encryptCard, "encrypt-card", false, "send bank_card with the API's field encryption (AES-256-CBC, key wrapped with RSA); needs --encryption-key")
 	fs.StringVar(&f.encryptionKey, "encryption-key", "", "the verification center's RSA public key `FILE` (PKCS#1 \"RSA PUBLIC KEY\" PEM) for --encrypt-card")
 	fs.BoolVar(&f.encryptionArray, "encryption-array", false, "with --encrypt-card: send `encryption` as an array of one object (the gateway's OpenAPI form)")
+	fs.StringVar(&f.cpuProfile, "cpuprofile", "", "write a CPU profile of the run to `FILE` (for go tool pprof)")
 	fs.StringVar(&f.cachePath, "cache", "", "answer cache `FILE` shared across runs (default: the user's cache folder, cardbatch/answers.db)")
 	fs.BoolVar(&f.noCache, "no-cache", false, "do not use the answer cache")
 	fs.DurationVar(&f.cacheTTL, "cache-ttl", 30*24*time.Hour, "reuse cached answers younger than this (0 disables the cache)")
@@ -120,6 +122,21 @@ func (a *app) cmdRun(ctx context.Context, args []string) int {
 	if err != nil {
 		fmt.Fprintf(a.stderr, "cardbatch run: %v\n", err)
 		return exitUsage
+	}
+	if f.cpuProfile != "" {
+		pf, err := os.OpenFile(f.cpuProfile, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+		if err != nil {
+			fmt.Fprintf(a.stderr, "cardbatch run: --cpuprofile: %v\n", err)
+			return exitUsage
+		}
+		if err := pprof.StartCPUProfile(pf); err != nil {
+			fmt.Fprintf(a.stderr, "cardbatch run: --cpuprofile: %v\n", err)
+			return exitUsage
+		}
+		defer func() {
+			pprof.StopCPUProfile()
+			pf.Close()
+		}()
 	}
 	code, err := a.run(ctx, &f, log)
 	if err != nil {

@@ -1,6 +1,7 @@
 package cardapi
 
 import (
+	"cardbatch/cardnum"
 	"net/http"
 	"strconv"
 	"strings"
@@ -118,22 +119,5 @@ func (c *Client) excerpt(data []byte, card string) string {
 	return b.String()
 }
 
-// maskCard returns card with all but its first six and last four characters
-// replaced by '*' (622202*********3445), the form cardnum.Mask produces;
-// values shorter than 13 characters keep at most two at each end, and
-// values of four characters or fewer are masked whole.
-func maskCard(card string) string {
-	r := []rune(card)
-	n := len(r)
-	head, tail := 6, 4
-	switch {
-	case n <= 4:
-		head, tail = 0, 0
-	case n < 13:
-		head, tail = 2, 2
-	}
-	for i := head; i < n-tail; i++ {
-		r[i] = '*'
-	}
-	return string(r)
-}
+// maskCard is cardnum.Mask: the one masking function of the project.
+func maskCard(card string) string { return cardnum.Mask(card) }
