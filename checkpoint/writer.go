@@ -58,6 +58,10 @@ type Writer struct {
 	closed  bool
 	closeMu sync.RWMutex // held for reading while sending, for writing by Close
 
+	// conn is the writer's own connection, with its statements prepared once.
+	conn                    *sql.Conn
+	upStmt, pendStmt, cntSt *sql.Stmt
+
 	busy    atomic.Int64 // nanoseconds spent committing
 	commits atomic.Int64
 
@@ -80,6 +84,18 @@ func (s *Store) NewWriter(ctx context.Context, attempt int) (*Writer, error) {
 	}
 	_ = json.Unmarshal([]byte(br), &w.byResult)
 	_ = json.Unmarshal([]byte(bs), &w.byStatus)
+	if w.conn, err = s.db.Conn(ctx); err != nil {
+		return nil, err
+	}
+	for _, p := range []struct {
+		st  **sql.Stmt
+		sql string
+	}{{&w.upStmt, upsertRow}, {&w.pendStmt, markPending}, {&w.cntSt, updateCounts}} {
+		if *p.st, err = w.conn.PrepareContext(ctx, p.sql); err != nil {
+			w.conn.Close()
+			return nil, fmt.Errorf("prepare checkpoint statements: %w", err)
+		}
+	}
 	go w.loop()
 	return w, nil
 }
@@ -165,6 +181,12 @@ const maxBatch = 4096
 
 func (w *Writer) loop() {
 	defer close(w.done)
+	defer func() {
+		w.upStmt.Close()
+		w.pendStmt.Close()
+		w.cntSt.Close()
+		w.conn.Close()
+	}()
 	batch := make([]op, 0, maxBatch)
 	for {
 		o, ok := <-w.ops
@@ -221,13 +243,16 @@ const upsertRow = `INSERT INTO rows (idx, card_hmac, state, dup_of, result, desc
 	attempts = excluded.attempts, http_status = excluded.http_status, error = excluded.error,
 	attempt_n = excluded.attempt_n`
 
+const updateCounts = `UPDATE attempts SET api_calls = ?, charged_calls = ?, free_calls = ?, in_doubt = ?,
+	unknown_calls = ?, by_result = ?, by_status = ? WHERE n = ?`
+
 const markPending = `INSERT INTO rows (idx, card_hmac, state, attempt_n) VALUES (?, ?, 'pending', ?)
 	ON CONFLICT(idx) DO UPDATE SET state = 'pending', card_hmac = COALESCE(excluded.card_hmac, card_hmac),
 	attempt_n = excluded.attempt_n`
 
 func (w *Writer) commit(batch []op) error {
 	ctx := context.Background()
-	tx, err := w.s.db.BeginTx(ctx, nil)
+	tx, err := w.conn.BeginTx(ctx, nil)
 	if err != nil {
 		return err
 	}
@@ -239,20 +264,14 @@ func (w *Writer) commit(batch []op) error {
 			r := o.row
 			if o.pending {
 				if pend == nil {
-					if pend, err = tx.PrepareContext(ctx, markPending); err != nil {
-						return err
-					}
-					defer pend.Close()
+					pend = tx.StmtContext(ctx, w.pendStmt)
 				}
 				if _, err := pend.Exec(r.Idx, r.CardHMAC, w.attempt); err != nil {
 					return err
 				}
 			} else {
 				if up == nil {
-					if up, err = tx.PrepareContext(ctx, upsertRow); err != nil {
-						return err
-					}
-					defer up.Close()
+					up = tx.StmtContext(ctx, w.upStmt)
 				}
 				var dup any
 				if r.State == Duplicate {
@@ -276,8 +295,7 @@ func (w *Writer) commit(batch []op) error {
 	if calls {
 		br, _ := json.Marshal(w.byResult)
 		bs, _ := json.Marshal(w.byStatus)
-		if _, err := tx.Exec(`UPDATE attempts SET api_calls = ?, charged_calls = ?, free_calls = ?, in_doubt = ?,
-			unknown_calls = ?, by_result = ?, by_status = ? WHERE n = ?`,
+		if _, err := tx.StmtContext(ctx, w.cntSt).Exec(
 			w.apiCalls, w.charged, w.free, w.inDoubt, w.unknown, string(br), string(bs), w.attempt); err != nil {
 			return err
 		}
