@@ -28,6 +28,14 @@ vet:
 test: vet
 	$(GO) test -race -count=1 -timeout 20m ./...
 
+# Each fuzz target in turn for FUZZTIME (seed corpora in each package's
+# testdata/fuzz/<Name>/; a failure is written there and fails the target).
+FUZZTIME ?= 20s
+fuzz:
+	$(GO) test -run '^$$' -fuzz '^FuzzCSV$$' -fuzztime $(FUZZTIME) ./sources/
+	$(GO) test -run '^$$' -fuzz '^FuzzNormalize$$' -fuzztime $(FUZZTIME) ./cardnum/
+	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./cardapi/
+
 clean:
 	rm -rf bin out
 

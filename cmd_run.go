@@ -335,7 +335,7 @@ func (a *app) run(ctx context.Context, f *runFlags, log *slog.Logger) (int, erro
 		mode |= 0o400
 	}
 	createSink := func(header []string, cardColumn int) (pipeline.Sink, error) {
-		return sinks.Create(sinks.Options{Path: f.output, Header: header, CardColumn: cardColumn, Mode: mode, TmpDir: tmpDir})
+		return sinks.Create(sinks.Options{Path: f.output, Header: header, CardColumn: cardColumn, Mode: mode, TmpDir: tmpDir, StageDir: tmpDir})
 	}
 
 	// First SIGINT/SIGTERM: stop dispatching, finish in-flight calls, flush.

@@ -290,6 +290,26 @@ func (t *callTrace) onGotConn(httptrace.GotConnInfo) { t.gotConn.Store(true) }
 // holds. No field of the Outcome contains card or the token: occurrences in
 // the server's texts are masked.
 func (c *Client) Check(ctx context.Context, card string) Outcome {
+	o := c.check(ctx, card)
+	if o.Err != nil {
+		if msg := o.Err.Error(); c.scrub(msg, card) != msg {
+			o.Err = &scrubbedError{msg: c.scrub(msg, card), err: o.Err}
+		}
+	}
+	return o
+}
+
+// scrubbedError shows a scrubbed text but still unwraps to the original, so
+// errors.Is(err, context.Canceled) keeps working.
+type scrubbedError struct {
+	msg string
+	err error
+}
+
+func (e *scrubbedError) Error() string { return e.msg }
+func (e *scrubbedError) Unwrap() error { return e.err }
+
+func (c *Client) check(ctx context.Context, card string) Outcome {
 	if err := ctx.Err(); err != nil {
 		return Outcome{Kind: KindRetryable, Billing: billing.None, Err: fmt.Errorf("cardapi: call not sent: %w", err)}
 	}

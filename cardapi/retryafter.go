@@ -70,7 +70,9 @@ const minScrubToken = 8
 // scrub returns s with every occurrence of card replaced by its masked form
 // and of the token (when at least minScrubToken long) by "[redacted]".
 func (c *Client) scrub(s, card string) string {
-	if card != "" && strings.Contains(s, card) {
+	// Repeat: a card that occurs twice, overlapping (4242424242424242 in
+	// "424242424242 4242424242424242" run together), survives one pass.
+	for card != "" && strings.Contains(s, card) {
 		s = strings.ReplaceAll(s, card, maskCard(card))
 	}
 	if len(c.token) >= minScrubToken && strings.Contains(s, c.token) {

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -24,10 +25,12 @@ var (
 	ErrLuhn     = errors.New("card number fails the Luhn check (use --no-luhn to send it anyway)")
 )
 
-// Normalize removes spaces (including no-break and full-width spaces), tabs,
-// dashes (ASCII, full-width and typographic), dots and a leading apostrophe
-// (Excel's text marker), and turns full-width digits into ASCII digits. It
-// does not validate: other characters are kept, so Validate can reject them.
+// Normalize removes white space of every kind (including no-break,
+// full-width and thin spaces, tabs and line breaks), invisible format
+// characters (zero-width space, BOM), dashes (ASCII, full-width and
+// typographic), dots, and leading apostrophes (Excel's text marker), and
+// turns full-width digits into ASCII digits. It does not validate: other
+// characters are kept, so Validate can reject them. Normalize is idempotent.
 func Normalize(raw string) string {
 	// Fast path: already plain ASCII digits.
 	plain := true
@@ -42,17 +45,16 @@ func Normalize(raw string) string {
 	}
 	var b strings.Builder
 	b.Grow(len(raw))
-	s := strings.TrimSpace(raw)
-	s = strings.TrimPrefix(s, "'")
-	for _, r := range s {
+	for _, r := range raw {
 		switch {
 		case r >= '0' && r <= '9':
 			b.WriteRune(r)
 		case r >= '０' && r <= '９':
 			b.WriteByte(byte('0' + (r - '０')))
-		case r == ' ', r == '\t', r == '\u00a0', r == '\u3000', r == '\u2007', r == '\u202f', r == '\u200b', r == '\ufeff':
+		case unicode.IsSpace(r), unicode.Is(unicode.Cf, r), r == '\u200b':
 		case r == '-', r == '－', r == '‐', r == '‑', r == '‒', r == '–', r == '—', r == '_':
 		case r == '.', r == '．', r == '。':
+		case (r == '\'' || r == '’') && b.Len() == 0: // Excel's text marker, before anything else
 		default:
 			b.WriteRune(r)
 		}

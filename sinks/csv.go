@@ -30,7 +30,7 @@ type csvSink struct {
 }
 
 func newCSVSink(opts Options) (*csvSink, error) {
-	tmp, err := createTemp(opts.Path, opts.Mode)
+	tmp, err := createTemp(opts.Path, opts.StageDir, opts.Mode)
 	if err != nil {
 		return nil, err
 	}

@@ -32,6 +32,11 @@ type Options struct {
 	BOM         bool        // CSV: start with a UTF-8 BOM (for Excel)
 	SheetName   string      // XLSX data sheet name; "" means "Results"
 	TmpDir      string      // excelize temp folder (excelize.Options.TmpDir); "" means the output's directory
+	// StageDir is where the temporary output file is made before Commit
+	// renames it into place: it must be on the same file system as Path
+	// (a run-owned folder beside the output, so that what a killed run
+	// leaves is cleared with that folder); "" means Path's directory.
+	StageDir string
 }
 
 // Sink writes rows in the order given. Nothing is visible at Path until
@@ -133,10 +138,13 @@ func fileMode(m os.FileMode) os.FileMode {
 
 // createTemp creates the temporary file for path in path's directory, named
 // ".<base>.tmp-*", with the given permission bits.
-func createTemp(path string, mode os.FileMode) (*os.File, error) {
+func createTemp(path, stageDir string, mode os.FileMode) (*os.File, error) {
 	dir, base := filepath.Split(path)
 	if dir == "" {
 		dir = "."
+	}
+	if stageDir != "" {
+		dir = stageDir
 	}
 	f, err := os.CreateTemp(dir, "."+base+".tmp-*")
 	if err != nil {

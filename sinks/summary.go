@@ -31,7 +31,7 @@ func WriteSummaryJSON(path string, sum *billing.Summary, mode os.FileMode) error
 		return fmt.Errorf("encode summary: %w", err)
 	}
 	data = append(data, '\n')
-	f, err := createTemp(path, mode)
+	f, err := createTemp(path, "", mode)
 	if err != nil {
 		return err
 	}

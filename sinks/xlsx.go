@@ -124,7 +124,7 @@ func newXLSXSink(opts Options) (_ *xlsxSink, err error) {
 		}
 	}
 
-	tmp, err := createTemp(opts.Path, opts.Mode)
+	tmp, err := createTemp(opts.Path, opts.StageDir, opts.Mode)
 	if err != nil {
 		return nil, err
 	}
