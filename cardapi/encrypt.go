@@ -52,7 +52,7 @@ const (
 // 32-byte key) is an error that names the file, says what it holds and what
 // is expected. The key is checked to be usable for PKCS#1 v1.5 encryption.
 func LoadRSAPublicKey(path string) (*rsa.PublicKey, error) {
-	data, err := readKeyFile(path)
+	data, err := ReadKeyFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("cardapi: encryption key: %w", err)
 	}
@@ -63,8 +63,9 @@ func LoadRSAPublicKey(path string) (*rsa.PublicKey, error) {
 	return pub, nil
 }
 
-// readKeyFile reads a key file of at most maxKeyFile bytes.
-func readKeyFile(path string) ([]byte, error) {
+// ReadKeyFile reads a PEM key file of at most 64 KiB; a larger file is an
+// error that names it. The simulator reads its private key through it too.
+func ReadKeyFile(path string) ([]byte, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err // *PathError names the file

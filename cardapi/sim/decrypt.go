@@ -23,17 +23,14 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
-	"io"
-	"os"
 	"unicode/utf8"
 
 	"cardbatch/cardapi"
 )
 
 const (
-	symKeyLen  = 32 // bytes of the AES-256 key (32 characters upstream)
-	ivLen      = aes.BlockSize
-	maxKeyFile = 64 << 10
+	symKeyLen = 32 // bytes of the AES-256 key (32 characters upstream)
+	ivLen     = aes.BlockSize
 )
 
 // LoadKeys loads the files named in c into keys: DecryptionKeyFile, when
@@ -59,7 +56,7 @@ func (c *Config) LoadKeys() error {
 // that names the file, says what it holds and what is expected. The key is
 // validated (crypto/rsa's consistency checks).
 func LoadRSAPrivateKey(path string) (*rsa.PrivateKey, error) {
-	data, err := readKeyFile(path)
+	data, err := cardapi.ReadKeyFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("simulator: decryption key: %w", err)
 	}
@@ -68,22 +65,6 @@ func LoadRSAPrivateKey(path string) (*rsa.PrivateKey, error) {
 		return nil, fmt.Errorf("simulator: decryption key %s: %w", path, err)
 	}
 	return k, nil
-}
-
-func readKeyFile(path string) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err // *PathError names the file
-	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, maxKeyFile+1))
-	if err != nil {
-		return nil, err
-	}
-	if len(data) > maxKeyFile {
-		return nil, fmt.Errorf("%s is larger than %d bytes: not a PEM key file", path, maxKeyFile)
-	}
-	return data, nil
 }
 
 const wantPrivatePEM = `expected an unencrypted RSA private key as PEM ("-----BEGIN RSA PRIVATE KEY-----", PKCS#1, or "-----BEGIN PRIVATE KEY-----", PKCS#8)`
