@@ -101,6 +101,7 @@ func Open(ctx context.Context, path string) (*Cache, error) {
 	if err != nil {
 		return nil, err
 	}
+	db.SetMaxOpenConns(4) // each connection has its own page cache
 	c := &Cache{db: db, key: key, path: path}
 	if err := c.init(ctx); err != nil {
 		db.Close()
@@ -144,6 +145,38 @@ func (c *Cache) Get(ctx context.Context, mac []byte, maxAge time.Duration) (Entr
 		return Entry{}, false, nil
 	}
 	return e, true, nil
+}
+
+// GetMany looks up many MACs in one query and returns the answers obtained
+// within maxAge, keyed by string(mac). Missing and expired MACs are absent.
+func (c *Cache) GetMany(ctx context.Context, macs [][]byte, maxAge time.Duration) (map[string]Entry, error) {
+	hits := make(map[string]Entry)
+	if len(macs) == 0 {
+		return hits, nil
+	}
+	args := make([]any, len(macs))
+	for i, m := range macs {
+		args[i] = m
+	}
+	q := `SELECT mac, result, description, account_bank, account_type, answered_at FROM answers WHERE mac IN (?` +
+		strings.Repeat(", ?", len(macs)-1) + `)`
+	rows, err := c.db.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("answer cache: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var e Entry
+		var at int64
+		if err := rows.Scan(&e.MAC, &e.Result, &e.Description, &e.AccountBank, &e.AccountType, &at); err != nil {
+			return nil, fmt.Errorf("answer cache: %w", err)
+		}
+		e.At = time.Unix(at, 0)
+		if time.Since(e.At) <= maxAge && Cacheable(e.Result) {
+			hits[string(e.MAC)] = e
+		}
+	}
+	return hits, rows.Err()
 }
 
 // Put queues an answer; it is written by the next Flush (or when enough

@@ -172,6 +172,7 @@ func open(ctx context.Context, path string, readOnly bool) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open checkpoint %s: %w", path, err)
 	}
+	db.SetMaxOpenConns(4) // each connection has its own page cache
 	s := &Store{db: db, path: path, readOnly: readOnly}
 	if err := s.init(ctx); err != nil {
 		db.Close()

@@ -64,6 +64,21 @@ func DryRun(ctx context.Context, cfg Config, price float64) (*Estimate, error) {
 	if cfg.Cache != nil {
 		cacheHasher = checkpoint.NewHasher(cfg.Cache.Key())
 	}
+	var macs [][]byte
+	// lookup counts the batch's cache hits and the calls for the rest.
+	lookup := func() error {
+		if len(macs) == 0 {
+			return nil
+		}
+		hits, err := cfg.Cache.GetMany(ctx, macs, cfg.CacheTTL)
+		if err != nil {
+			return err
+		}
+		est.CacheHits += len(hits)
+		est.Calls += len(macs) - len(hits)
+		macs = macs[:0]
+		return nil
+	}
 	for {
 		row, err := src.Next(ctx)
 		if errors.Is(err, io.EOF) {
@@ -89,16 +104,18 @@ func DryRun(ctx context.Context, cfg Config, price float64) (*Estimate, error) {
 			continue
 		}
 		if cacheHasher != nil {
-			_, hit, err := cfg.Cache.Get(ctx, cacheHasher.Sum(cfg.CacheNamespace+"\x00"+digits), cfg.CacheTTL)
-			if err != nil {
-				return nil, err
+			macs = append(macs, cacheHasher.Sum(cfg.CacheNamespace+"\x00"+digits))
+			if len(macs) == cacheBatch {
+				if err := lookup(); err != nil {
+					return nil, err
+				}
 			}
-			if hit {
-				est.CacheHits++
-				continue
-			}
+			continue
 		}
 		est.Calls++
+	}
+	if err := lookup(); err != nil {
+		return nil, err
 	}
 	est.MaxCharged = est.Calls
 	if cfg.Rate > 0 {

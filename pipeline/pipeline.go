@@ -42,12 +42,13 @@ type Sink interface {
 	Abort() error
 }
 
-// AnswerCache is the answer cache shared across runs. Get never returns an
-// answer older than maxAge; Put may queue, and Flush makes queued answers
-// visible to other runs. All methods are safe for concurrent use.
+// AnswerCache is the answer cache shared across runs. GetMany never
+// returns an answer older than maxAge (hits are keyed by string(mac)); Put
+// may queue, and Flush makes queued answers visible to other runs. All
+// methods are safe for concurrent use.
 type AnswerCache interface {
 	Key() []byte
-	Get(ctx context.Context, mac []byte, maxAge time.Duration) (cache.Entry, bool, error)
+	GetMany(ctx context.Context, macs [][]byte, maxAge time.Duration) (map[string]cache.Entry, error)
 	Put(ctx context.Context, e cache.Entry) error
 	Flush(ctx context.Context) error
 }

@@ -112,6 +112,9 @@ func prepareRun(ctx context.Context, cfg *Config) error {
 		KeyCheck: keyCheck, TotalRows: -1})
 }
 
+// cacheBatch is how many cards are looked up in the answer cache at once.
+const cacheBatch = 256
+
 // job is one distinct card to send.
 type job struct {
 	idx      int
@@ -293,12 +296,47 @@ func (r *runner) dispatch(ctx context.Context, src Source, done *checkpoint.Bits
 		cacheHasher = checkpoint.NewHasher(cfg.Cache.Key())
 	}
 	seen := make(map[uint64]int32, 1024)
-	var readErr error
-	rows := 0
 	// busy is the dispatcher's own time: everything but waiting for a free
 	// worker slot (g.Go blocks while the pool is full).
 	mark := time.Now()
 	defer func() { busy += time.Since(mark) }()
+	var batch []job
+	// dispatchBatch answers the batch's cached cards from the cache and
+	// hands the others to the pool.
+	dispatchBatch := func() error {
+		if len(batch) == 0 {
+			return nil
+		}
+		macs := make([][]byte, len(batch))
+		for i, j := range batch {
+			macs[i] = j.cacheMAC
+		}
+		hits, err := cfg.Cache.GetMany(ctx, macs, cfg.CacheTTL)
+		if err != nil {
+			cfg.Logger.Warn("answer cache lookup failed; sending the calls", "error", err)
+		}
+		for _, j := range batch {
+			if r.stopped() {
+				break
+			}
+			if e, ok := hits[string(j.cacheMAC)]; ok {
+				if err := r.w.Record(checkpoint.RowRecord{Idx: j.idx, CardHMAC: j.mac, State: checkpoint.Cached,
+					Result: e.Result, Description: e.Description, AccountBank: e.AccountBank, AccountType: e.AccountType,
+					Billing: billing.None, Error: "answered from the cache (obtained " + e.At.UTC().Format(time.RFC3339) + ")"}, nil); err != nil {
+					return err
+				}
+				r.stats.finished.Add(1)
+				continue
+			}
+			busy += time.Since(mark)
+			g.Go(func() error { return r.process(ctx, j) })
+			mark = time.Now()
+		}
+		batch = batch[:0]
+		return nil
+	}
+	var readErr error
+	rows := 0
 loop:
 	for {
 		if r.stopped() {
@@ -352,9 +390,22 @@ loop:
 		if r.stopped() {
 			break
 		}
-		busy += time.Since(mark)
-		g.Go(func() error { return r.process(ctx, j) })
-		mark = time.Now()
+		if cfg.Cache == nil {
+			busy += time.Since(mark)
+			g.Go(func() error { return r.process(ctx, j) })
+			mark = time.Now()
+			continue
+		}
+		// With the cache, look cards up in batches: one query per batch.
+		batch = append(batch, j)
+		if len(batch) == cacheBatch {
+			if readErr = dispatchBatch(); readErr != nil {
+				break
+			}
+		}
+	}
+	if readErr == nil && !r.stopped() {
+		readErr = dispatchBatch()
 	}
 	busy += time.Since(mark)
 	if err := g.Wait(); err != nil && readErr == nil {
@@ -410,18 +461,6 @@ func (r *runner) process(ctx context.Context, j job) error {
 	rec := checkpoint.RowRecord{Idx: j.idx, CardHMAC: j.mac, State: checkpoint.Pending, Billing: billing.None}
 	marked := false
 	var last cardapi.Outcome
-	if cfg.Cache != nil && j.cacheMAC != nil {
-		e, ok, err := cfg.Cache.Get(ctx, j.cacheMAC, cfg.CacheTTL)
-		if err != nil {
-			cfg.Logger.Warn("answer cache lookup failed; sending the call", "error", err)
-		} else if ok {
-			rec.State, rec.Result, rec.Description = checkpoint.Cached, e.Result, e.Description
-			rec.AccountBank, rec.AccountType = e.AccountBank, e.AccountType
-			rec.Error = "answered from the cache (obtained " + e.At.UTC().Format(time.RFC3339) + ")"
-			r.stats.finished.Add(1)
-			return r.w.Record(rec, nil)
-		}
-	}
 	// stopRow records why a row that had calls did not get another one.
 	stopRow := func(state checkpoint.State, why string) error {
 		if !marked {
