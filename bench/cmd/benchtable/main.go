@@ -172,6 +172,16 @@ func main() {
 		os.RemoveAll(work)
 		fatalf("%v", err)
 	}
+	// Snapshot the binaries: a `make build` elsewhere in the work tree
+	// during the benchmark must not swap them between runs.
+	for _, p := range []*string{&b.bin, &b.hand} {
+		cp := filepath.Join(work, filepath.Base(*p))
+		if err := copyFile(*p, cp); err != nil {
+			os.RemoveAll(work)
+			fatalf("%v", err)
+		}
+		*p = cp
+	}
 	if *keep {
 		logf("keeping the temporary folder %s", work)
 	} else {
@@ -588,6 +598,15 @@ type launchResult struct {
 	Exit        int    `json:"exit"`
 	LauncherKiB int64  `json:"launcher_hwm_kib"`
 	Err         string `json:"error,omitempty"`
+}
+
+// copyFile copies an executable.
+func copyFile(from, to string) error {
+	bs, err := os.ReadFile(from)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(to, bs, 0o755)
 }
 
 // buildLauncher builds bench/cmd/launch into the temporary folder. Every
