@@ -113,7 +113,7 @@ func prepareRun(ctx context.Context, cfg *Config) error {
 }
 
 // cacheBatch is how many cards are looked up in the answer cache at once.
-const cacheBatch = 256
+const cacheBatch = cache.GetManyBatch
 
 // job is one distinct card to send.
 type job struct {
