@@ -10,14 +10,11 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
 	"time"
-
-	_ "github.com/mattn/go-sqlite3" // the SQLite driver
 
 	"cardbatch/billing"
 	"cardbatch/checkpoint"
@@ -99,17 +96,10 @@ func Open(ctx context.Context, path string) (*Cache, error) {
 	if err != nil {
 		return nil, fmt.Errorf("answer cache key: %w", err)
 	}
-	q := url.Values{}
-	q.Set("_busy_timeout", "15000")
-	q.Set("_journal_mode", "WAL")
-	q.Set("_synchronous", "NORMAL")
-	q.Set("_txlock", "immediate")
-	esc := strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23").Replace(path)
-	db, err := sql.Open("sqlite3", "file:"+esc+"?"+q.Encode())
+	db, err := checkpoint.OpenDB(ctx, path, false)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("answer cache %s: %w", path, err)
 	}
-	db.SetMaxOpenConns(4) // each connection has its own page cache
 	c := &Cache{db: db, key: key, path: path}
 	if err := c.init(ctx); err != nil {
 		db.Close()
@@ -119,13 +109,6 @@ func Open(ctx context.Context, path string) (*Cache, error) {
 }
 
 func (c *Cache) init(ctx context.Context) error {
-	var jm string
-	if err := c.db.QueryRowContext(ctx, `PRAGMA journal_mode`).Scan(&jm); err != nil {
-		return err
-	}
-	if !strings.EqualFold(jm, "wal") {
-		return fmt.Errorf("journal_mode is %q, want wal", jm)
-	}
 	// Fewer, larger WAL checkpoints: the cache takes many small random
 	// inserts, and each checkpoint syncs.
 	if _, err := c.db.ExecContext(ctx, `PRAGMA wal_autocheckpoint = 8000`); err != nil {

@@ -154,9 +154,15 @@ func ensureFile(path string) error {
 	return f.Close()
 }
 
-func open(ctx context.Context, path string, readOnly bool) (*Store, error) {
+// OpenDB opens the SQLite database at path the way cardbatch opens all of
+// them: read-write in WAL mode with synchronous=NORMAL (durable against a
+// killed process), immediate write transactions, a busy timeout, and at most
+// four connections (each has its own page cache); or read-only, never
+// changing the file. A read-write database whose journal mode does not
+// become WAL is an error (a network file system, usually).
+func OpenDB(ctx context.Context, path string, readOnly bool) (*sql.DB, error) {
 	q := url.Values{}
-	q.Set("_busy_timeout", "10000")
+	q.Set("_busy_timeout", "15000")
 	q.Set("_txlock", "immediate")
 	mode := "rwc"
 	if readOnly {
@@ -170,9 +176,37 @@ func open(ctx context.Context, path string, readOnly bool) (*Store, error) {
 	dsn := "file:" + escapePath(path) + "?" + q.Encode()
 	db, err := sql.Open("sqlite3", dsn)
 	if err != nil {
+		return nil, err
+	}
+	db.SetMaxOpenConns(4)
+	if err := db.PingContext(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	if !readOnly {
+		var jm string
+		if err := db.QueryRowContext(ctx, `PRAGMA journal_mode`).Scan(&jm); err != nil {
+			db.Close()
+			return nil, err
+		}
+		if !strings.EqualFold(jm, "wal") {
+			db.Close()
+			return nil, fmt.Errorf("journal_mode is %q, want wal (is the file on a network file system?)", jm)
+		}
+	}
+	return db, nil
+}
+
+// escapePath escapes what SQLite URI file names reserve.
+func escapePath(p string) string {
+	return strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23").Replace(p)
+}
+
+func open(ctx context.Context, path string, readOnly bool) (*Store, error) {
+	db, err := OpenDB(ctx, path, readOnly)
+	if err != nil {
 		return nil, fmt.Errorf("open checkpoint %s: %w", path, err)
 	}
-	db.SetMaxOpenConns(4) // each connection has its own page cache
 	s := &Store{db: db, path: path, readOnly: readOnly}
 	if err := s.init(ctx); err != nil {
 		db.Close()
@@ -181,29 +215,13 @@ func open(ctx context.Context, path string, readOnly bool) (*Store, error) {
 	return s, nil
 }
 
-func escapePath(p string) string {
-	// SQLite URI filenames: '?' and '#' and '%' must be escaped.
-	r := strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23")
-	return r.Replace(p)
-}
-
 func (s *Store) init(ctx context.Context) error {
-	if err := s.db.PingContext(ctx); err != nil {
-		return err
-	}
 	if s.readOnly {
 		var v string
 		if err := s.db.QueryRowContext(ctx, `SELECT value FROM meta WHERE key='schema'`).Scan(&v); err != nil {
 			return fmt.Errorf("not a cardbatch checkpoint: %w", err)
 		}
 		return nil
-	}
-	var jm string
-	if err := s.db.QueryRowContext(ctx, `PRAGMA journal_mode`).Scan(&jm); err != nil {
-		return err
-	}
-	if !strings.EqualFold(jm, "wal") {
-		return fmt.Errorf("journal_mode is %q, want wal (is the checkpoint on a network file system?)", jm)
 	}
 	var bt int
 	if err := s.db.QueryRowContext(ctx, `PRAGMA busy_timeout`).Scan(&bt); err != nil {
