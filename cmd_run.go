@@ -369,7 +369,7 @@ func (a *app) run(ctx context.Context, f *runFlags, log *slog.Logger) (int, erro
 	}
 
 	res, err := pipeline.Run(runCtx, pipeline.Config{
-		InputPath: inputPath, OpenSource: openSource, CreateSink: createSink, Store: store, Key: key,
+		InputPath: inputPath, OpenSource: openSource, CreateSink: createSink, OutputPath: f.output, Store: store, Key: key,
 		Caller: client, Settings: settings, Restart: f.restart,
 		Rate: f.rate, Burst: f.burst, Concurrency: f.concurrency, Retries: f.retries,
 		RetryBase: f.retryBase, RetryMax: 16 * f.retryBase, NoLuhn: f.noLuhn, MaxCharged: f.maxCharged, MaskOutput: f.maskOutput,

@@ -377,6 +377,24 @@ func (s *Store) EndAttempt(ctx context.Context, n int, outcome string) error {
 	return err
 }
 
+// SetMeta records a small named value (for instance the stamp of the
+// output written last).
+func (s *Store) SetMeta(ctx context.Context, key, value string) error {
+	_, err := s.db.ExecContext(ctx, `INSERT INTO meta (key, value) VALUES (?, ?)
+		ON CONFLICT(key) DO UPDATE SET value = excluded.value`, key, value)
+	return err
+}
+
+// Meta returns a value recorded by SetMeta, or "" when there is none.
+func (s *Store) Meta(ctx context.Context, key string) (string, error) {
+	var v string
+	err := s.db.QueryRowContext(ctx, `SELECT value FROM meta WHERE key = ?`, key).Scan(&v)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", nil
+	}
+	return v, err
+}
+
 // Done returns the set of row indexes whose state is final.
 func (s *Store) Done(ctx context.Context) (*Bitset, error) {
 	rows, err := s.db.QueryContext(ctx, `SELECT idx, state FROM rows`)

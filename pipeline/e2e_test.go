@@ -152,7 +152,8 @@ func runOnce(t *testing.T, e *env, input string, o runOpts) (*pipeline.Result, e
 		CreateSink: func(header []string, col int) (pipeline.Sink, error) {
 			return sinks.Create(sinks.Options{Path: o.output, Header: header, CardColumn: col, TmpDir: tmp})
 		},
-		Store: store, Key: key, Caller: caller, Settings: map[string]string{"endpoint": "test simulator"},
+		OutputPath: o.output,
+		Store:      store, Key: key, Caller: caller, Settings: map[string]string{"endpoint": "test simulator"},
 		Restart: o.restart, Rate: 0, Concurrency: 16, Retries: o.retries,
 		RetryBase: time.Millisecond, RetryMax: 5 * time.Millisecond, MaxCharged: o.maxCharged, Stop: o.stop,
 		Cache: answers, CacheTTL: time.Hour, CacheNamespace: "test simulator",
@@ -437,11 +438,27 @@ func TestResumeAfterStop(t *testing.T) {
 	if len(res.Summary.Attempts) != 3 {
 		t.Fatalf("attempts %d, want 3", len(res.Summary.Attempts))
 	}
-	// A run over a finished checkpoint sends nothing and rewrites the output.
+	// A run over a finished checkpoint sends nothing, and leaves an output
+	// that is as it wrote it alone; a removed or changed output is rewritten.
 	calls := e.sim.Ledger().Calls
+	for again := 0; again < 2; again++ {
+		res, err = runOnce(t, e, fx.path, runOpts{output: out})
+		if err != nil || res.Outcome != pipeline.Finished || res.OutputWritten || res.Summary.Rows != 500 || res.Summary.Done != 500 {
+			t.Fatalf("finished run again (%d): %+v %v", again, res, err)
+		}
+	}
+	os.Remove(out)
 	res, err = runOnce(t, e, fx.path, runOpts{output: out})
-	if err != nil || res.Outcome != pipeline.Finished {
-		t.Fatal(res, err)
+	if err != nil || res.Outcome != pipeline.Finished || !res.OutputWritten {
+		t.Fatalf("finished run with its output removed: %+v %v", res, err)
+	}
+	os.WriteFile(out, []byte("edited by hand\n"), 0o600)
+	res, err = runOnce(t, e, fx.path, runOpts{output: out})
+	if err != nil || !res.OutputWritten {
+		t.Fatalf("finished run with its output edited: %+v %v", res, err)
+	}
+	if got := readCSV(t, out); len(got) != len(want) || strings.Join(got[5], ",") != strings.Join(want[5], ",") {
+		t.Fatalf("the rewritten output differs from the reference")
 	}
 	if e.sim.Ledger().Calls != calls {
 		t.Fatalf("a finished run sent %d calls", e.sim.Ledger().Calls-calls)

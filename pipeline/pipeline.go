@@ -63,6 +63,7 @@ type Config struct {
 	InputPath  string                                              // the input file (for its fingerprint)
 	OpenSource func(ctx context.Context) (Source, error)           // opens the input afresh (it is read twice)
 	CreateSink func(header []string, cardColumn int) (Sink, error) // creates the output
+	OutputPath string                                              // the output file, to tell whether it is still as written
 	Store      *checkpoint.Store                                   // the checkpoint, open read-write (nil for a dry run without one)
 	Key        []byte                                              // the HMAC key for row keys
 	Caller     cardapi.Caller                                      // makes one API call

@@ -112,6 +112,30 @@ func prepareRun(ctx context.Context, cfg *Config) error {
 		KeyCheck: keyCheck, TotalRows: -1})
 }
 
+const outputStampKey = "output_stamp"
+
+// outputStamp identifies the output file as written (path, size, time) and
+// what it was written with; "" when there is none.
+func (c *Config) outputStamp() string {
+	if c.OutputPath == "" {
+		return ""
+	}
+	st, err := os.Stat(c.OutputPath)
+	if err != nil {
+		return ""
+	}
+	return fmt.Sprintf("%s|%d|%d|mask=%v|price=%g", c.OutputPath, st.Size(), st.ModTime().UnixNano(), c.MaskOutput, c.Price)
+}
+
+// emptySource is the input of a run with nothing left to send.
+type emptySource struct{}
+
+func (emptySource) Header() []string                          { return nil }
+func (emptySource) CardColumn() int                           { return 0 }
+func (emptySource) TotalHint() int                            { return 0 }
+func (emptySource) Next(context.Context) (sources.Row, error) { return sources.Row{}, io.EOF }
+func (emptySource) Close() error                              { return nil }
+
 // cacheBatch is how many cards are looked up in the answer cache at once.
 const cacheBatch = cache.GetManyBatch
 
@@ -212,12 +236,24 @@ func runAttempt(ctx context.Context, cfg *Config, attempt int, res *Result) (Out
 	r.stats.charged.Store(prior.ChargedCalls)
 	r.stats.start = time.Now()
 
-	src, err := cfg.OpenSource(ctx)
+	// A run whose every row is final sends nothing: it does not read the
+	// input, and rewrites the output only if it is not as last written.
+	run, err := cfg.Store.LoadRun(ctx)
 	if err != nil {
 		w.Close()
-		return "", err
+		return "", fmt.Errorf("checkpoint: %w", err)
 	}
-	r.stats.total.Store(int64(src.TotalHint()))
+	allDone := run != nil && run.TotalRows >= 0 && done.Len() == run.TotalRows
+	var src Source = emptySource{}
+	if !allDone {
+		if src, err = cfg.OpenSource(ctx); err != nil {
+			w.Close()
+			return "", err
+		}
+		r.stats.total.Store(int64(src.TotalHint()))
+	} else {
+		r.stats.total.Store(int64(run.TotalRows))
+	}
 	stopProgress := r.startProgress()
 
 	// A graceful stop (first SIGINT) stops dispatch; ctx ends everything.
@@ -232,7 +268,11 @@ func runAttempt(ctx context.Context, cfg *Config, attempt int, res *Result) (Out
 		}
 	}()
 
-	readBusy, readErr := r.dispatch(ctx, src, done)
+	var readBusy time.Duration
+	var readErr error
+	if !allDone {
+		readBusy, readErr = r.dispatch(ctx, src, done)
+	}
 	close(watchDone)
 	src.Close()
 	werr := w.Close()
@@ -261,11 +301,18 @@ func runAttempt(ctx context.Context, cfg *Config, attempt int, res *Result) (Out
 	}
 	// Finished dispatching (or stopped at the budget): write the output.
 	t0 := time.Now()
-	if err := writeOutput(ctx, cfg); err != nil {
-		return "", err
+	if stamp, err := cfg.Store.Meta(ctx, outputStampKey); err != nil || !allDone || stamp == "" || stamp != cfg.outputStamp() {
+		if err := writeOutput(ctx, cfg); err != nil {
+			return "", err
+		}
+		res.OutputWritten = true
+		if err := cfg.Store.SetMeta(ctx, outputStampKey, cfg.outputStamp()); err != nil {
+			return "", err
+		}
+	} else {
+		cfg.Logger.Info("every row was already answered and the output is as last written: nothing to do", "output", cfg.OutputPath)
 	}
 	res.Timings.Output = time.Since(t0)
-	res.OutputWritten = true
 	sum, err := cfg.Store.Summary(ctx)
 	if err != nil {
 		return "", err
