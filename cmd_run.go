@@ -379,8 +379,15 @@ func (a *app) run(ctx context.Context, f *runFlags, log *slog.Logger) (int, erro
 	if err != nil {
 		var ue *pipeline.UsageError
 		var ie *sources.InputError
-		if errors.As(err, &ue) || errors.As(err, &ie) {
+		switch {
+		case errors.As(err, &ue) || errors.As(err, &ie):
 			return exitUsage, err
+		case runCtx.Err() != nil:
+			// Stopped at once (a second interrupt), for instance while the
+			// output was being written: the checkpoint is consistent and
+			// any earlier output untouched.
+			log.Warn("interrupted: the checkpoint is saved; run the same command again to resume", "checkpoint", f.checkpoint)
+			return exitInterrupted, nil
 		}
 		return exitFatal, err
 	}
