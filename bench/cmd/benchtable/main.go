@@ -357,27 +357,9 @@ func (b *bench) scenarioB(cards []string) error {
 		"b: cardbatch simulate --addr 127.0.0.1:PORT --seed 1 --latency 100ms",
 		"b: cardbatch run --input cards.csv --output out.csv --column card_no --endpoint http://127.0.0.1:PORT --rate 200 --no-progress   (default --concurrency and --burst)")
 	for rep := 1; rep <= b.runs; rep++ {
-		rdir := filepath.Join(dir, fmt.Sprintf("run-%d", rep))
-		if err := os.MkdirAll(rdir, 0o755); err != nil {
-			return err
-		}
-		s, err := b.startSim(rdir, "--latency", latencyB)
+		m, led, err := b.rateRun(dir, in, "b", rep, "--latency", latencyB)
 		if err != nil {
 			return err
-		}
-		m, err := b.runTool(rdir, "cardbatch", []string{b.bin, "run", "--input", in, "--output", filepath.Join(rdir, "out.csv"),
-			"--column", "card_no", "--endpoint", "http://" + s.addr, "--rate", strconv.Itoa(benchRate), "--no-progress"})
-		led, lerr := s.ledger()
-		sm := s.stop()
-		if err != nil {
-			return err
-		}
-		if lerr != nil {
-			return lerr
-		}
-		b.others(m, sm.cpu())
-		if m.exit != 0 {
-			b.note(fmt.Sprintf("b, run %d: cardbatch exited %d (%s)", rep, m.exit, m.tail))
 		}
 		span := led.span()
 		if span <= 0 {
@@ -396,6 +378,35 @@ func (b *bench) scenarioB(cards []string) error {
 	return nil
 }
 
+// rateRun is one repetition of scenarios b and c: cardbatch at --rate
+// benchRate, with its defaults otherwise, against a fresh simulator started
+// with simArgs; it returns cardbatch's measure and the simulator's ledger.
+func (b *bench) rateRun(dir, in, scenario string, rep int, simArgs ...string) (measure, ledgerJSON, error) {
+	rdir := filepath.Join(dir, fmt.Sprintf("run-%d", rep))
+	if err := os.MkdirAll(rdir, 0o755); err != nil {
+		return measure{}, ledgerJSON{}, err
+	}
+	s, err := b.startSim(rdir, simArgs...)
+	if err != nil {
+		return measure{}, ledgerJSON{}, err
+	}
+	m, err := b.runTool(rdir, "cardbatch", []string{b.bin, "run", "--input", in, "--output", filepath.Join(rdir, "out.csv"),
+		"--column", "card_no", "--endpoint", "http://" + s.addr, "--rate", strconv.Itoa(benchRate), "--no-progress"})
+	led, lerr := s.ledger()
+	sm := s.stop()
+	if err != nil {
+		return measure{}, ledgerJSON{}, err
+	}
+	if lerr != nil {
+		return measure{}, ledgerJSON{}, lerr
+	}
+	b.others(m, sm.cpu())
+	if m.exit != 0 {
+		b.note(fmt.Sprintf("%s, run %d: cardbatch exited %d (%s)", scenario, rep, m.exit, m.tail))
+	}
+	return m, led, nil
+}
+
 func (b *bench) scenarioC(cards []string) error {
 	dir := filepath.Join(b.work, "c")
 	in := filepath.Join(dir, "cards.csv")
@@ -406,27 +417,9 @@ func (b *bench) scenarioC(cards []string) error {
 		"c: cardbatch simulate --addr 127.0.0.1:PORT --seed 1 --rate-limit 120   (bucket of one second's worth)",
 		"c: cardbatch run --input cards.csv --output out.csv --column card_no --endpoint http://127.0.0.1:PORT --rate 200 --no-progress   (default --concurrency, --burst, --retries)")
 	for rep := 1; rep <= b.runs; rep++ {
-		rdir := filepath.Join(dir, fmt.Sprintf("run-%d", rep))
-		if err := os.MkdirAll(rdir, 0o755); err != nil {
-			return err
-		}
-		s, err := b.startSim(rdir, "--rate-limit", strconv.Itoa(limitRate))
+		m, led, err := b.rateRun(dir, in, "c", rep, "--rate-limit", strconv.Itoa(limitRate))
 		if err != nil {
 			return err
-		}
-		m, err := b.runTool(rdir, "cardbatch", []string{b.bin, "run", "--input", in, "--output", filepath.Join(rdir, "out.csv"),
-			"--column", "card_no", "--endpoint", "http://" + s.addr, "--rate", strconv.Itoa(benchRate), "--no-progress"})
-		led, lerr := s.ledger()
-		sm := s.stop()
-		if err != nil {
-			return err
-		}
-		if lerr != nil {
-			return lerr
-		}
-		b.others(m, sm.cpu())
-		if m.exit != 0 {
-			b.note(fmt.Sprintf("c, run %d: cardbatch exited %d (%s)", rep, m.exit, m.tail))
 		}
 		span := led.span()
 		if span <= 0 || led.Calls == 0 {
