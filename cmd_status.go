@@ -6,9 +6,12 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"strconv"
+	"syscall"
 	"time"
 
 	"cardbatch/checkpoint"
+	"cardbatch/pipeline"
 	"cardbatch/sinks"
 )
 
@@ -55,8 +58,10 @@ func (a *app) cmdStatus(ctx context.Context, args []string) int {
 		_ = enc.Encode(sum)
 		return exitOK
 	}
-	state := "in progress or stopped (run the same command again to resume)"
-	if run.FinishedAt != nil {
+	state := "stopped before the end (run the same command again to resume)"
+	if pid, _ := store.Meta(ctx, pipeline.RunningPIDKey); pid != "" && processAlive(pid) {
+		state = "running (process " + pid + ")"
+	} else if run.FinishedAt != nil {
 		state = "finished " + run.FinishedAt.Local().Format(time.RFC3339)
 	}
 	total := "unknown until the input has been read once"
@@ -67,4 +72,13 @@ func (a *app) cmdStatus(ctx context.Context, args []string) int {
 		*path, run.InputPath, run.InputSize, run.CreatedAt.Local().Format(time.RFC3339), state, sum.Done, total)
 	_ = sinks.RenderTable(a.stdout, sum)
 	return exitOK
+}
+
+// processAlive reports whether the process with this id exists.
+func processAlive(pid string) bool {
+	n, err := strconv.Atoi(pid)
+	if err != nil || n <= 0 {
+		return false
+	}
+	return syscall.Kill(n, 0) == nil
 }

@@ -50,6 +50,11 @@ func TestStatusWhileRunning(t *testing.T) {
 			t.Fatalf("status --json: %v\n%s", err, so)
 		}
 		sawProgress = mid.Done > 0 && mid.Done < len(cards) && mid.APICalls > 0
+		if sawProgress {
+			if _, text, _ := inproc(t, nil, nil, "status", "--checkpoint", ckpt); !strings.Contains(text, "running (process") {
+				t.Fatalf("status of a running run does not say it runs:\n%s", text)
+			}
+		}
 	}
 	if !sawProgress {
 		t.Fatalf("status never showed a run in progress (last: done %d, calls %d)", mid.Done, mid.APICalls)

@@ -11,6 +11,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"sort"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -114,6 +115,10 @@ func prepareRun(ctx context.Context, cfg *Config) error {
 
 const outputStampKey = "output_stamp"
 
+// RunningPIDKey names the checkpoint meta value that holds the process id
+// of the run in progress ("" when none).
+const RunningPIDKey = "running_pid"
+
 // outputStamp identifies the output file as written (path, size, time) and
 // what it was written with; "" when there is none.
 func (c *Config) outputStamp() string {
@@ -192,6 +197,12 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		cfg.Logger.Warn("an earlier run died with calls in flight: they may have been charged and will be re-sent",
 			"in_doubt", inDoubt)
 	}
+	// Tell `status` which process runs this attempt (cleared when it ends;
+	// a killed run leaves a pid that is no longer alive).
+	if err := cfg.Store.SetMeta(ctx, RunningPIDKey, strconv.Itoa(os.Getpid())); err != nil {
+		return nil, fmt.Errorf("checkpoint: %w", err)
+	}
+	defer cfg.Store.SetMeta(context.WithoutCancel(ctx), RunningPIDKey, "")
 	res := &Result{InDoubtRecovered: inDoubt}
 	outcome, err := runAttempt(ctx, &cfg, attempt, res)
 	if err != nil {
