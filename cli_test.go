@@ -31,6 +31,7 @@ import (
 	"cardbatch/billing"
 	"cardbatch/cardapi/sim"
 	"cardbatch/cardnum"
+	"cardbatch/internal/testcards"
 )
 
 // cardbatchBin is the binary under test, built once by TestMain.
@@ -205,44 +206,15 @@ type cardsFixture struct {
 // earlier row's card.
 func writeCards(t *testing.T, path string, n int, seed uint64) cardsFixture {
 	t.Helper()
-	rng := rand.New(rand.NewPCG(seed, 11))
-	pool := sim.GenerateCards(int64(seed), n)
-	fx := cardsFixture{path: path}
-	var b strings.Builder
-	b.WriteString("name,amount,card_no\n")
-	for i := 0; i < n; i++ {
-		card := pool[i]
-		switch r := rng.IntN(100); {
-		case r < 4:
-			last := int(card[len(card)-1] - '0')
-			card = card[:len(card)-1] + strconv.Itoa((last+1)%10)
-		case r < 19 && i > 0:
-			card = fx.cards[rng.IntN(i)]
-		}
-		raw := card
-		switch rng.IntN(3) {
-		case 0:
-			raw = groupDigits(card, " ")
-		case 1:
-			raw = groupDigits(card, "-")
-		}
-		fx.cards = append(fx.cards, card)
-		fx.raw = append(fx.raw, raw)
-		fmt.Fprintf(&b, "Customer %d,%d.%02d,%s\n", i, rng.IntN(9000), rng.IntN(100), raw)
-	}
-	if err := os.WriteFile(path, []byte(b.String()), 0o600); err != nil {
+	fx, err := testcards.WriteCSV(path, n, seed, testcards.Mix{InvalidPct: 4, RepeatPct: 15, Stream: 11})
+	if err != nil {
 		t.Fatal(err)
 	}
-	return fx
+	return cardsFixture{path: fx.Path, cards: fx.Cards, raw: fx.Raw}
 }
 
-func groupDigits(card, sep string) string {
-	var parts []string
-	for i := 0; i < len(card); i += 4 {
-		parts = append(parts, card[i:min(i+4, len(card))])
-	}
-	return strings.Join(parts, sep)
-}
+// groupDigits writes a card in groups of four.
+func groupDigits(card, sep string) string { return testcards.Group(card, sep) }
 
 // distinctValid returns the distinct cards of fx that pass validation.
 func distinctValid(fx cardsFixture) []string {

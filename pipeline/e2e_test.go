@@ -23,6 +23,7 @@ import (
 	"cardbatch/cardapi/sim"
 	"cardbatch/cardnum"
 	"cardbatch/checkpoint"
+	"cardbatch/internal/testcards"
 	"cardbatch/pipeline"
 	"cardbatch/sinks"
 	"cardbatch/sources"
@@ -39,46 +40,11 @@ type fixture struct {
 // dashes, about 5% invalid and 20% repeats of an earlier row's card.
 func writeCSV(t *testing.T, dir string, n int, seed uint64) fixture {
 	t.Helper()
-	rng := rand.New(rand.NewPCG(seed, 7))
-	pool := sim.GenerateCards(int64(seed), n)
-	fx := fixture{path: filepath.Join(dir, "cards.csv")}
-	var b strings.Builder
-	b.WriteString("name,amount,card_no\n")
-	for i := 0; i < n; i++ {
-		card := pool[i]
-		switch r := rng.IntN(100); {
-		case r < 5:
-			card = card[:len(card)-1] + strconv.Itoa((int(card[len(card)-1]-'0')+1)%10) // Luhn failure
-		case r < 25 && i > 0:
-			card = fx.cards[rng.IntN(i)]
-			if card == "" {
-				card = pool[i]
-			}
-		}
-		raw := card
-		switch rng.IntN(3) {
-		case 0:
-			raw = groups(card, " ")
-		case 1:
-			raw = groups(card, "-")
-		}
-		fx.cards = append(fx.cards, card)
-		fx.raw = append(fx.raw, raw)
-		fmt.Fprintf(&b, "Customer %d,%d.%02d,%s\n", i, rng.IntN(9000), rng.IntN(100), raw)
-	}
-	if err := os.WriteFile(fx.path, []byte(b.String()), 0o600); err != nil {
+	fx, err := testcards.WriteCSV(filepath.Join(dir, "cards.csv"), n, seed, testcards.Mix{InvalidPct: 5, RepeatPct: 20, Stream: 7})
+	if err != nil {
 		t.Fatal(err)
 	}
-	return fx
-}
-
-func groups(card, sep string) string {
-	var parts []string
-	for i := 0; i < len(card); i += 4 {
-		j := min(i+4, len(card))
-		parts = append(parts, card[i:j])
-	}
-	return strings.Join(parts, sep)
+	return fixture{path: fx.Path, cards: fx.Cards, raw: fx.Raw}
 }
 
 // env is a simulator behind an httptest server plus a client for it.
