@@ -121,3 +121,38 @@ func TestMaskOutput(t *testing.T) {
 		}
 	}
 }
+
+// TestExitCodeFailedRows: rows still busy after the retries give exit 3 and
+// are the only ones the next run sends.
+func TestExitCodeFailedRows(t *testing.T) {
+	dir := t.TempDir()
+	cards := sim.GenerateCards(803, 80)
+	in := filepath.Join(dir, "in.csv")
+	os.WriteFile(in, []byte("card\n"+strings.Join(cards, "\n")+"\n"), 0o600)
+	out := filepath.Join(dir, "out.csv")
+	args := []string{"run", "--simulate", "--simulate-seed", "803", "--input", in, "--output", out, "--rate", "0",
+		"--no-progress", "--retries", "0"}
+	code, _, se := inproc(t, nil, nil, append(args, "--simulate-faults", "busy-prob=0.5")...)
+	if code != exitFailedRows || !strings.Contains(se, "run the same command again") {
+		t.Fatalf("exit %d, want %d\n%s", code, exitFailedRows, se)
+	}
+	var first billing.Summary
+	b, _ := os.ReadFile(out + ".summary.json")
+	json.Unmarshal(b, &first)
+	if first.Failed == 0 || first.ByStatus["busy"] != first.Failed {
+		t.Fatalf("first run: failed %d, by status %v", first.Failed, first.ByStatus)
+	}
+	code, _, se = inproc(t, nil, nil, args...)
+	if code != exitOK {
+		t.Fatalf("rerun: exit %d\n%s", code, se)
+	}
+	var second billing.Summary
+	b, _ = os.ReadFile(out + ".summary.json")
+	json.Unmarshal(b, &second)
+	if n := len(second.Attempts); n != 2 || second.Attempts[1].APICalls != int64(first.Failed) {
+		t.Fatalf("the rerun sent %d calls for %d busy rows", second.Attempts[n-1].APICalls, first.Failed)
+	}
+	if second.Failed != 0 || second.Done != len(cards) {
+		t.Fatalf("after the rerun: %+v", second)
+	}
+}

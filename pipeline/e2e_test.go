@@ -737,3 +737,74 @@ func TestTwoRunsShareOneCache(t *testing.T) {
 		t.Fatalf("the third runs sent %d calls", e.sim.Ledger().Calls-calls)
 	}
 }
+
+func TestRowsStillBusyAreRetriedByTheNextRun(t *testing.T) {
+	dir := t.TempDir()
+	fx := writeCSV(t, dir, 300, 95)
+	// A center that is busy half the time, and one retry: some rows stay busy,
+	// a few fail on 500s.
+	busy := newEnv(t, sim.Config{Seed: 95, BusyProb: 0.5, ServerErrorProb: 0.1})
+	out := filepath.Join(dir, "out.csv")
+	res, err := runOnce(t, busy, fx.path, runOpts{output: out, retries: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Outcome != pipeline.FailedRows || res.Summary.Failed == 0 {
+		t.Fatalf("outcome %s, failed %d: want failed rows", res.Outcome, res.Summary.Failed)
+	}
+	recs := readCSV(t, out)
+	col := colIndex(t, recs[0])
+	unfinished := map[string]bool{}
+	for i, r := range recs[1:] {
+		switch r[col["status"]] {
+		case "busy":
+			if r[col["result"]] != "-2" || r[col["billing"]] != "free" {
+				t.Fatalf("row %d: busy row rendered as %v", i, r)
+			}
+			unfinished[fx.cards[i]] = true
+		case "failed":
+			if r[col["error"]] == "" || r[col["result"]] != "" {
+				t.Fatalf("row %d: failed row rendered as %v", i, r)
+			}
+			unfinished[fx.cards[i]] = true
+		}
+	}
+	if len(unfinished) == 0 {
+		t.Fatal("no busy or failed row in the output")
+	}
+	checkLedger(t, busy, res.Summary)
+
+	// The same command against a healthy center sends exactly those cards.
+	healthy := newEnv(t, sim.Config{Seed: 95})
+	res2, err := runOnce(t, healthy, fx.path, runOpts{output: out})
+	if err != nil || res2.Outcome != pipeline.Finished {
+		t.Fatal(res2, err)
+	}
+	if l := healthy.sim.Ledger(); l.Calls != int64(len(unfinished)) || l.DistinctCards != len(unfinished) {
+		t.Fatalf("the rerun sent %d calls for %d cards; %d rows were unfinished", l.Calls, l.DistinctCards, len(unfinished))
+	}
+	for card := range unfinished {
+		if len(healthy.sim.AnswersFor(card)) != 1 {
+			t.Fatalf("an unfinished card was not re-sent exactly once")
+		}
+	}
+	// Both simulators together charged each distinct card once.
+	for card := range distinct(fx.cards) {
+		if busy.sim.ChargedCount(card)+healthy.sim.ChargedCount(card) != 1 && sim.Answer(95, card).Result != "-3" {
+			t.Fatalf("a card was charged %d times", busy.sim.ChargedCount(card)+healthy.sim.ChargedCount(card))
+		}
+	}
+	recs = readCSV(t, out)
+	for i, r := range recs[1:] {
+		if cardnum.Validate(fx.cards[i], true) != nil {
+			continue
+		}
+		want := sim.Answer(95, fx.cards[i])
+		if r[col["result"]] != want.Result || r[col["account_bank"]] != want.AccountBank {
+			t.Fatalf("row %d after the rerun: %v, want %+v", i, r, want)
+		}
+		if st := r[col["status"]]; st == "busy" || st == "failed" {
+			t.Fatalf("row %d still %s after the rerun", i, st)
+		}
+	}
+}

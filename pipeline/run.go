@@ -625,7 +625,9 @@ func (r *runner) process(ctx context.Context, j job) error {
 			return r.w.Record(rec, call)
 		}
 		// Retryable.
+		// The row shows its last call: a busy answer, or no answer at all.
 		rec.Error = describe(out)
+		rec.Result, rec.Description, rec.Billing = "", "", out.Billing
 		if out.Answer.Result == billing.ResultBusy {
 			rec.Result, rec.Description = out.Answer.Result, out.Answer.Description
 			rec.Billing = billing.Free
