@@ -8,7 +8,6 @@ package cache
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -124,23 +123,15 @@ func (c *Cache) Key() []byte { return c.key }
 // Path returns the cache's file name.
 func (c *Cache) Path() string { return c.path }
 
-// Get returns the cached answer for mac if it was obtained within maxAge.
+// Get returns the cached answer for mac if it was obtained within maxAge
+// (GetMany for one MAC).
 func (c *Cache) Get(ctx context.Context, mac []byte, maxAge time.Duration) (Entry, bool, error) {
-	var e Entry
-	var at int64
-	err := c.db.QueryRowContext(ctx, `SELECT result, description, account_bank, account_type, answered_at
-		FROM answers WHERE mac = ?`, mac).Scan(&e.Result, &e.Description, &e.AccountBank, &e.AccountType, &at)
-	if errors.Is(err, sql.ErrNoRows) {
-		return Entry{}, false, nil
-	}
+	hits, err := c.GetMany(ctx, [][]byte{mac}, maxAge)
 	if err != nil {
-		return Entry{}, false, fmt.Errorf("answer cache: %w", err)
+		return Entry{}, false, err
 	}
-	e.MAC, e.At = mac, time.Unix(at, 0)
-	if time.Since(e.At) > maxAge || !Cacheable(e.Result) {
-		return Entry{}, false, nil
-	}
-	return e, true, nil
+	e, ok := hits[string(mac)]
+	return e, ok, nil
 }
 
 // GetManyBatch is the batch size whose query is prepared once.

@@ -67,10 +67,3 @@ func (g *gate) release(latency time.Duration) {
 	g.notify = make(chan struct{})
 	g.mu.Unlock()
 }
-
-// bound returns the current bound.
-func (g *gate) bound() int {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	return g.limit
-}

@@ -12,7 +12,6 @@ package pipeline
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"time"
@@ -181,9 +180,6 @@ func (e *FatalError) Hint() string {
 type UsageError struct{ Msg string }
 
 func (e *UsageError) Error() string { return e.Msg }
-
-// ErrStopped is returned by helpers when dispatch has stopped.
-var ErrStopped = errors.New("dispatch stopped")
 
 func (c *Config) defaults() {
 	if c.Concurrency <= 0 {
