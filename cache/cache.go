@@ -134,6 +134,18 @@ func (c *Cache) Get(ctx context.Context, mac []byte, maxAge time.Duration) (Entr
 	return e, ok, nil
 }
 
+// Empty reports whether the cache holds no answer at all. A run that
+// starts on an empty cache has nothing to look up: every card it would look
+// up is the first of its kind in that run.
+func (c *Cache) Empty(ctx context.Context) (bool, error) {
+	var any int
+	err := c.db.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM answers)`).Scan(&any)
+	if err != nil {
+		return false, fmt.Errorf("answer cache: %w", err)
+	}
+	return any == 0, nil
+}
+
 // GetManyBatch is the batch size whose query is prepared once.
 const GetManyBatch = 256
 

@@ -5,6 +5,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -161,9 +162,12 @@ func TestWriterCountsAndSummary(t *testing.T) {
 		t.Errorf("attempts = %+v", sum.Attempts)
 	}
 
-	// Scan gives rows in order with the duplicate carrying row 0's answer.
+	// Scan gives rows in order with the duplicate carrying row 0's answer;
+	// a Tally filled from it gives the same summary as the grouped queries.
 	var got []string
+	tally := NewTally()
 	must(s.Scan(ctx, func(a *Answered) error {
+		tally.Add(a)
 		got = append(got, string(a.State)+":"+a.Result+":"+a.AccountBank)
 		if a.Idx == 1 && (a.DupOf != 0 || a.OrigState != OK || a.Billing != billing.None) {
 			t.Errorf("duplicate row: %+v", a)
@@ -174,6 +178,16 @@ func TestWriterCountsAndSummary(t *testing.T) {
 		"invalid::", "not_found:-1:", "failed::", "unknown_result:-5:", "failed::"}
 	if strings.Join(got, "|") != strings.Join(want, "|") {
 		t.Errorf("scan:\n got %v\nwant %v", got, want)
+	}
+	fromScan, err := s.SummaryFrom(ctx, tally)
+	must(err)
+	if !reflect.DeepEqual(sum, fromScan) {
+		t.Errorf("summary from a scanned tally differs from the grouped one:\n%+v\n%+v", *fromScan, *sum)
+	}
+	calls, err := s.Calls(ctx)
+	must(err)
+	if calls.ChargedCalls != sum.ChargedCalls || calls.InDoubt != sum.InDoubt || calls.APICalls != sum.APICalls || calls.Rows != 0 {
+		t.Errorf("Calls = %+v, want the calls of %+v and no rows", calls, sum)
 	}
 
 	done, err := s.Done(ctx)

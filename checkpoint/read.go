@@ -51,9 +51,89 @@ func (s *Store) Scan(ctx context.Context, fn func(a *Answered) error) error {
 	return rows.Err()
 }
 
+// Tally counts a run's rows: by state, and the answered ones (result "0",
+// duplicates with their original's answer) by bank and by card type. Fill
+// it with Add while scanning, or get it from Store.Tally.
+type Tally struct {
+	ByState    map[State]int
+	ByBank     map[string]int
+	ByCardType map[int]int
+}
+
+// NewTally returns an empty Tally.
+func NewTally() *Tally {
+	return &Tally{ByState: map[State]int{}, ByBank: map[string]int{}, ByCardType: map[int]int{}}
+}
+
+// Add counts one row as Scan delivers it.
+func (t *Tally) Add(a *Answered) {
+	t.ByState[a.State]++
+	if (a.OrigState == OK || a.OrigState == Cached) && a.Result == billing.ResultOK {
+		t.ByBank[a.AccountBank]++
+		t.ByCardType[a.AccountType]++
+	}
+}
+
+// Tally counts the recorded rows with two grouped queries (no row is read
+// into Go): what Summary reports about rows.
+func (s *Store) Tally(ctx context.Context) (*Tally, error) {
+	t := NewTally()
+	srows, err := s.db.QueryContext(ctx, `SELECT state, COUNT(*) FROM rows GROUP BY state`)
+	if err != nil {
+		return nil, err
+	}
+	defer srows.Close()
+	for srows.Next() {
+		var st string
+		var n int
+		if err := srows.Scan(&st, &n); err != nil {
+			return nil, err
+		}
+		t.ByState[State(st)] += n
+	}
+	if err := srows.Err(); err != nil {
+		return nil, err
+	}
+	// Answered rows (duplicates count with their original's answer).
+	brows, err := s.db.QueryContext(ctx, `SELECT COALESCE(o.account_bank, r.account_bank), COALESCE(o.account_type, r.account_type), COUNT(*)
+		FROM rows r LEFT JOIN rows o ON r.state = 'duplicate' AND o.idx = r.dup_of
+		WHERE COALESCE(o.state, r.state) IN ('ok', 'cached') AND COALESCE(o.result, r.result) = '0'
+		GROUP BY 1, 2`)
+	if err != nil {
+		return nil, err
+	}
+	defer brows.Close()
+	for brows.Next() {
+		var bank string
+		var typ, n int
+		if err := brows.Scan(&bank, &typ, &n); err != nil {
+			return nil, err
+		}
+		t.ByBank[bank] += n
+		t.ByCardType[typ] += n
+	}
+	return t, brows.Err()
+}
+
 // Summary computes the billing summary over every attempt of the run.
 // Rows is the run's total when known, else the number of rows recorded.
 func (s *Store) Summary(ctx context.Context) (*billing.Summary, error) {
+	t, err := s.Tally(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return s.SummaryFrom(ctx, t)
+}
+
+// Calls returns the billing part of the summary only (the attempts and
+// their calls), without reading the rows: what a budget needs.
+func (s *Store) Calls(ctx context.Context) (*billing.Summary, error) {
+	return s.SummaryFrom(ctx, nil)
+}
+
+// SummaryFrom is Summary with the rows counted by t (a Tally of every
+// recorded row). With t nil, only the attempts and their calls are filled.
+func (s *Store) SummaryFrom(ctx context.Context, t *Tally) (*billing.Summary, error) {
 	sum := &billing.Summary{ByResult: map[string]int64{}, ByStatus: map[string]int{},
 		ByHTTPStatus: map[string]int64{}, ByBank: map[string]int{}, ByCardType: map[string]int{}}
 	arows, err := s.db.QueryContext(ctx, `SELECT n, started_at, finished_at, api_calls, charged_calls, free_calls,
@@ -96,20 +176,12 @@ func (s *Store) Summary(ctx context.Context) (*billing.Summary, error) {
 	if err := arows.Err(); err != nil {
 		return nil, err
 	}
-	srows, err := s.db.QueryContext(ctx, `SELECT state, COUNT(*) FROM rows GROUP BY state`)
-	if err != nil {
-		return nil, err
+	if t == nil {
+		return sum, nil
 	}
-	defer srows.Close()
 	recorded := 0
-	for srows.Next() {
-		var st string
-		var n int
-		if err := srows.Scan(&st, &n); err != nil {
-			return nil, err
-		}
+	for state, n := range t.ByState {
 		recorded += n
-		state := State(st)
 		switch state {
 		case Invalid:
 			sum.Invalid += n
@@ -125,10 +197,7 @@ func (s *Store) Summary(ctx context.Context) (*billing.Summary, error) {
 		} else if state != Skipped {
 			sum.Failed += n // busy, failed, pending, in_doubt: no final answer yet
 		}
-		sum.ByStatus[st] += n
-	}
-	if err := srows.Err(); err != nil {
-		return nil, err
+		sum.ByStatus[string(state)] += n
 	}
 	run, err := s.LoadRun(ctx)
 	if err != nil {
@@ -143,30 +212,18 @@ func (s *Store) Summary(ctx context.Context) (*billing.Summary, error) {
 			sum.ByStatus[string(Skipped)] += unrecorded
 		}
 	}
-	// Breakdowns over answered rows (duplicates count with their original's answer).
-	brows, err := s.db.QueryContext(ctx, `SELECT COALESCE(o.account_bank, r.account_bank), COALESCE(o.account_type, r.account_type), COUNT(*)
-		FROM rows r LEFT JOIN rows o ON r.state = 'duplicate' AND o.idx = r.dup_of
-		WHERE COALESCE(o.state, r.state) IN ('ok', 'cached') AND COALESCE(o.result, r.result) = '0'
-		GROUP BY 1, 2`)
-	if err != nil {
-		return nil, err
-	}
-	defer brows.Close()
-	for brows.Next() {
-		var bank string
-		var typ, n int
-		if err := brows.Scan(&bank, &typ, &n); err != nil {
-			return nil, err
-		}
+	for bank, n := range t.ByBank {
 		if bank == "" {
 			bank = "(unknown)"
 		}
 		sum.ByBank[bank] += n
+	}
+	for typ, n := range t.ByCardType {
 		name := billing.AccountTypeName(typ)
 		if name == "" {
 			name = "(unknown)"
 		}
 		sum.ByCardType[name] += n
 	}
-	return sum, brows.Err()
+	return sum, nil
 }

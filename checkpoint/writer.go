@@ -250,29 +250,29 @@ const markPending = `INSERT INTO rows (idx, card_hmac, state, attempt_n) VALUES 
 	ON CONFLICT(idx) DO UPDATE SET state = 'pending', card_hmac = COALESCE(excluded.card_hmac, card_hmac),
 	attempt_n = excluded.attempt_n`
 
-func (w *Writer) commit(batch []op) error {
+// commit writes batch in one transaction on the writer's own connection.
+// BEGIN and COMMIT are plain statements on that connection so that the
+// statements prepared once in NewWriter are used as they are (a database/sql
+// Tx would prepare them again for every transaction).
+func (w *Writer) commit(batch []op) (err error) {
 	ctx := context.Background()
-	tx, err := w.conn.BeginTx(ctx, nil)
-	if err != nil {
+	if _, err := w.conn.ExecContext(ctx, "BEGIN"); err != nil {
 		return err
 	}
-	defer tx.Rollback()
-	var up, pend *sql.Stmt
+	defer func() {
+		if err != nil {
+			_, _ = w.conn.ExecContext(ctx, "ROLLBACK")
+		}
+	}()
 	calls := false
 	for _, o := range batch {
 		if o.row != nil {
 			r := o.row
 			if o.pending {
-				if pend == nil {
-					pend = tx.StmtContext(ctx, w.pendStmt)
-				}
-				if _, err := pend.Exec(r.Idx, r.CardHMAC, w.attempt); err != nil {
+				if _, err := w.pendStmt.ExecContext(ctx, r.Idx, r.CardHMAC, w.attempt); err != nil {
 					return err
 				}
 			} else {
-				if up == nil {
-					up = tx.StmtContext(ctx, w.upStmt)
-				}
 				var dup any
 				if r.State == Duplicate {
 					dup = r.DupOf
@@ -281,7 +281,7 @@ func (w *Writer) commit(batch []op) error {
 				if bill == "" {
 					bill = billing.None
 				}
-				if _, err := up.Exec(r.Idx, r.CardHMAC, string(r.State), dup, r.Result, r.Description,
+				if _, err := w.upStmt.ExecContext(ctx, r.Idx, r.CardHMAC, string(r.State), dup, r.Result, r.Description,
 					r.AccountBank, r.AccountType, string(bill), r.Attempts, r.HTTPStatus, r.Error, w.attempt); err != nil {
 					return err
 				}
@@ -295,12 +295,13 @@ func (w *Writer) commit(batch []op) error {
 	if calls {
 		br, _ := json.Marshal(w.byResult)
 		bs, _ := json.Marshal(w.byStatus)
-		if _, err := tx.StmtContext(ctx, w.cntSt).Exec(
+		if _, err := w.cntSt.ExecContext(ctx,
 			w.apiCalls, w.charged, w.free, w.inDoubt, w.unknown, string(br), string(bs), w.attempt); err != nil {
 			return err
 		}
 	}
-	return tx.Commit()
+	_, err = w.conn.ExecContext(ctx, "COMMIT")
+	return err
 }
 
 // count adds one sent call to the attempt's counters (writer goroutine only).

@@ -17,10 +17,11 @@ import (
 // checkpoint does not hold was never reached (the run stopped early) and is
 // written as skipped. The sink's file appears only when every row is
 // written; on any error it is aborted and an earlier output stays as it was.
-func writeOutput(ctx context.Context, cfg *Config) (err error) {
+// It returns the Tally of the checkpoint's rows, counted on the way.
+func writeOutput(ctx context.Context, cfg *Config) (tally *checkpoint.Tally, err error) {
 	src, err := cfg.OpenSource(ctx)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer src.Close()
 	header := src.Header()
@@ -29,7 +30,7 @@ func writeOutput(ctx context.Context, cfg *Config) (err error) {
 	outHeader := append(append([]string{}, header...), AnswerColumns...)
 	sink, err := cfg.CreateSink(outHeader, col)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer func() {
 		if err != nil {
@@ -74,7 +75,9 @@ func writeOutput(ctx context.Context, cfg *Config) (err error) {
 	}
 	skipped := &checkpoint.Answered{RowRecord: checkpoint.RowRecord{State: checkpoint.Skipped, Billing: billing.None,
 		Error: "not sent: the run stopped before this row"}, OrigState: checkpoint.Skipped}
+	tally = checkpoint.NewTally()
 	err = cfg.Store.Scan(ctx, func(a *checkpoint.Answered) error {
+		tally.Add(a)
 		for {
 			if !pending {
 				if err := next(); err != nil {
@@ -97,7 +100,7 @@ func writeOutput(ctx context.Context, cfg *Config) (err error) {
 		}
 	})
 	if err != nil {
-		return err
+		return nil, err
 	}
 	for {
 		if !pending {
@@ -105,21 +108,21 @@ func writeOutput(ctx context.Context, cfg *Config) (err error) {
 				if errors.Is(err, io.EOF) {
 					break
 				}
-				return err
+				return nil, err
 			}
 		}
 		if err := emit(skipped); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	if err := cfg.Store.SetTotalRows(ctx, total); err != nil {
-		return err
+		return nil, err
 	}
-	sum, err := cfg.Store.Summary(ctx)
+	sum, err := cfg.Store.SummaryFrom(ctx, tally)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	return sink.Commit(cfg.decorate(sum))
+	return tally, sink.Commit(cfg.decorate(sum))
 }
 
 // answerCells renders the answer columns of one row.

@@ -47,6 +47,10 @@ type Sink interface {
 // methods are safe for concurrent use.
 type AnswerCache interface {
 	Key() []byte
+	// Empty reports whether the cache holds no answer: a run that starts on
+	// an empty cache skips its lookups (only answers this run puts could
+	// hit, and those are for cards it has already seen).
+	Empty(ctx context.Context) (bool, error)
 	GetMany(ctx context.Context, macs [][]byte, maxAge time.Duration) (map[string]cache.Entry, error)
 	Put(ctx context.Context, e cache.Entry) error
 	Flush(ctx context.Context) error
@@ -116,6 +120,8 @@ type Result struct {
 	OutputWritten bool
 	// Timings says where the attempt's time went.
 	Timings Timings
+
+	tally *checkpoint.Tally // the rows once the attempt stopped writing them; nil if not counted
 }
 
 // Timings splits an attempt's wall time by stage. Read, Checkpoint and

@@ -214,7 +214,12 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	if err := cfg.Store.EndAttempt(context.WithoutCancel(ctx), attempt, string(outcome)); err != nil {
 		return nil, err
 	}
-	sum, err := cfg.Store.Summary(context.WithoutCancel(ctx))
+	var sum *billing.Summary
+	if res.tally != nil {
+		sum, err = cfg.Store.SummaryFrom(context.WithoutCancel(ctx), res.tally)
+	} else {
+		sum, err = cfg.Store.Summary(context.WithoutCancel(ctx))
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -227,7 +232,7 @@ func runAttempt(ctx context.Context, cfg *Config, attempt int, res *Result) (Out
 	if err != nil {
 		return "", fmt.Errorf("checkpoint: %w", err)
 	}
-	prior, err := cfg.Store.Summary(ctx)
+	prior, err := cfg.Store.Calls(ctx)
 	if err != nil {
 		return "", fmt.Errorf("checkpoint: %w", err)
 	}
@@ -313,9 +318,11 @@ func runAttempt(ctx context.Context, cfg *Config, attempt int, res *Result) (Out
 	// Finished dispatching (or stopped at the budget): write the output.
 	t0 := time.Now()
 	if stamp, err := cfg.Store.Meta(ctx, outputStampKey); err != nil || !allDone || stamp == "" || stamp != cfg.outputStamp() {
-		if err := writeOutput(ctx, cfg); err != nil {
+		tally, err := writeOutput(ctx, cfg)
+		if err != nil {
 			return "", err
 		}
+		res.tally = tally
 		res.OutputWritten = true
 		if err := cfg.Store.SetMeta(ctx, outputStampKey, cfg.outputStamp()); err != nil {
 			return "", err
@@ -324,7 +331,12 @@ func runAttempt(ctx context.Context, cfg *Config, attempt int, res *Result) (Out
 		cfg.Logger.Info("every row was already answered and the output is as last written: nothing to do", "output", cfg.OutputPath)
 	}
 	res.Timings.Output = time.Since(t0)
-	sum, err := cfg.Store.Summary(ctx)
+	if res.tally == nil {
+		if res.tally, err = cfg.Store.Tally(ctx); err != nil {
+			return "", err
+		}
+	}
+	sum, err := cfg.Store.SummaryFrom(ctx, res.tally)
 	if err != nil {
 		return "", err
 	}
@@ -346,18 +358,57 @@ func runAttempt(ctx context.Context, cfg *Config, attempt int, res *Result) (Out
 // first fatal error (input, checkpoint); API fatals stop it through r.stop.
 func (r *runner) dispatch(ctx context.Context, src Source, done *checkpoint.Bitset) (busy time.Duration, err error) {
 	cfg := r.cfg
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(cfg.Concurrency)
 	hasher := checkpoint.NewHasher(cfg.Key)
 	var cacheHasher *checkpoint.Hasher
 	if cfg.Cache != nil {
 		cacheHasher = checkpoint.NewHasher(cfg.Cache.Key())
 	}
+	// lookup: whether cards are looked up in the cache. A cache that is
+	// empty now can only come to hold this run's own answers (and those of
+	// runs sharing it concurrently): this run's are for cards it has already
+	// seen, so there is nothing to look up.
+	lookup := cfg.Cache != nil
+	if lookup {
+		if empty, err := cfg.Cache.Empty(ctx); err != nil {
+			cfg.Logger.Warn("answer cache unreadable; sending the calls", "error", err)
+			lookup = false
+		} else if empty {
+			lookup = false
+			cfg.Logger.Debug("answer cache is empty: no lookups this run")
+		}
+	}
 	seen := make(map[uint64]int32, 1024)
 	// busy is the dispatcher's own time: everything but waiting for a free
-	// worker slot (g.Go blocks while the pool is full).
+	// worker (submit blocks while every worker is busy).
 	mark := time.Now()
 	defer func() { busy += time.Since(mark) }()
+	// The pool: cfg.Concurrency long-lived workers fed through an unbuffered
+	// channel, so a card is handed over only when a worker is free (the same
+	// back-pressure as a goroutine per card under errgroup's SetLimit,
+	// without starting and growing a goroutine for every card).
+	g, gctx := errgroup.WithContext(ctx)
+	jobs := make(chan job)
+	for range cfg.Concurrency {
+		g.Go(func() error {
+			for j := range jobs {
+				if err := r.process(ctx, j); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+	}
+	// submit hands j to a free worker; false when a worker failed.
+	submit := func(j job) bool {
+		busy += time.Since(mark)
+		defer func() { mark = time.Now() }()
+		select {
+		case jobs <- j:
+			return true
+		case <-gctx.Done():
+			return false
+		}
+	}
 	var batch []job
 	// dispatchBatch answers the batch's cached cards from the cache and
 	// hands the others to the pool.
@@ -386,9 +437,9 @@ func (r *runner) dispatch(ctx context.Context, src Source, done *checkpoint.Bits
 				r.stats.finished.Add(1)
 				continue
 			}
-			busy += time.Since(mark)
-			g.Go(func() error { return r.process(ctx, j) })
-			mark = time.Now()
+			if !submit(j) {
+				break
+			}
 		}
 		batch = batch[:0]
 		return nil
@@ -448,10 +499,10 @@ loop:
 		if r.stopped() {
 			break
 		}
-		if cfg.Cache == nil {
-			busy += time.Since(mark)
-			g.Go(func() error { return r.process(ctx, j) })
-			mark = time.Now()
+		if !lookup {
+			if !submit(j) {
+				break
+			}
 			continue
 		}
 		// With the cache, look cards up in batches: one query per batch.
@@ -466,6 +517,7 @@ loop:
 		readErr = dispatchBatch()
 	}
 	busy += time.Since(mark)
+	close(jobs)
 	if err := g.Wait(); err != nil && readErr == nil {
 		readErr = err
 	}
