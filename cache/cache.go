@@ -6,11 +6,13 @@
 package cache
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -219,6 +221,8 @@ func (c *Cache) Flush(ctx context.Context) error {
 	if len(batch) == 0 {
 		return nil
 	}
+	// In key order, consecutive inserts go down the same B-tree pages.
+	slices.SortFunc(batch, func(a, b Entry) int { return bytes.Compare(a.MAC, b.MAC) })
 	tx, err := c.db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("answer cache: %w", err)

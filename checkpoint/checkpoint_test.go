@@ -1,13 +1,19 @@
 package checkpoint
 
 import (
+	"bufio"
 	"bytes"
 	"context"
+	"errors"
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -73,17 +79,23 @@ func TestRunRoundTripAndRestart(t *testing.T) {
 	if r.InputHash != "abc" || r.InputSize != 10 || !r.InputModTime.Equal(time.Unix(100, 5)) || r.TotalRows != -1 {
 		t.Fatalf("run = %+v", r)
 	}
-	n, _, err := s.BeginAttempt(ctx)
+	n, _, err := s.BeginAttempt(ctx, 4)
 	if err != nil || n != 1 {
 		t.Fatal(n, err)
 	}
 	w, _ := s.NewWriter(ctx, n)
 	w.Record(RowRecord{Idx: 0, State: OK, Result: "0"}, &CallRecord{Billing: billing.Charged, Result: "0", HTTPStatus: 200})
+	if err := w.Slot(1).Begin(ctx, 7); err != nil {
+		t.Fatal(err)
+	}
 	if err := w.Close(); err != nil {
 		t.Fatal(err)
 	}
-	// StartRun again wipes rows and attempts.
+	// StartRun again wipes rows, attempts and the in-flight journal.
 	startRun(t, s)
+	if _, err := os.Stat(s.JournalPath()); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the journal of the earlier run is still there (%v)", err)
+	}
 	sum, err := s.Summary(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -97,7 +109,7 @@ func TestWriterCountsAndSummary(t *testing.T) {
 	s, _ := openTemp(t)
 	ctx := context.Background()
 	startRun(t, s)
-	n, _, _ := s.BeginAttempt(ctx)
+	n, _, _ := s.BeginAttempt(ctx, 4)
 	w, err := s.NewWriter(ctx, n)
 	if err != nil {
 		t.Fatal(err)
@@ -109,10 +121,11 @@ func TestWriterCountsAndSummary(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	must(w.MarkPending(ctx, 0, h.Sum("6222020200112233445")))
+	sl := w.Slot(0)
+	must(sl.Begin(ctx, 0))
 	// Row 0: busy, then 429, then ok.
-	must(w.Record(RowRecord{Idx: 0, State: Pending, Attempts: 1}, &CallRecord{Billing: billing.Free, Result: "-2", HTTPStatus: 200}))
-	must(w.Record(RowRecord{Idx: 0, State: Pending, Attempts: 2}, &CallRecord{Billing: billing.Free, HTTPStatus: 429}))
+	must(sl.Record(RowRecord{Idx: 0, CardHMAC: h.Sum("6222020200112233445"), State: Retrying, Attempts: 1}, &CallRecord{Billing: billing.Free, Result: "-2", HTTPStatus: 200}))
+	must(w.Record(RowRecord{Idx: 0, State: Retrying, Attempts: 2}, &CallRecord{Billing: billing.Free, HTTPStatus: 429}))
 	must(w.Record(RowRecord{Idx: 0, State: OK, Result: "0", Description: "Query successful",
 		AccountBank: "Industrial and Commercial Bank of China", AccountType: 1, Billing: billing.Charged, Attempts: 3},
 		&CallRecord{Billing: billing.Charged, Result: "0", HTTPStatus: 200}))
@@ -199,41 +212,143 @@ func TestWriterCountsAndSummary(t *testing.T) {
 	}
 }
 
-func TestPendingRowsBecomeInDoubt(t *testing.T) {
+func TestInFlightRowsBecomeInDoubt(t *testing.T) {
 	s, path := openTemp(t)
 	ctx := context.Background()
 	startRun(t, s)
-	n, _, _ := s.BeginAttempt(ctx)
+	n, _, _ := s.BeginAttempt(ctx, 4)
 	w, _ := s.NewWriter(ctx, n)
-	for i := 0; i < 3; i++ {
-		if err := w.MarkPending(ctx, i, []byte{byte(i)}); err != nil {
+	// Worker 0: row 0 answered and committed, then row 3 in flight.
+	// Worker 1: row 1 in flight. Worker 2: row 2 answered (retrying), ended.
+	// Worker 3: row 4 answered, queued, its slot never reused.
+	s0, s1, s2, s3 := w.Slot(0), w.Slot(1), w.Slot(2), w.Slot(3)
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
 			t.Fatal(err)
 		}
 	}
-	w.Record(RowRecord{Idx: 0, State: OK, Result: "0", Billing: billing.Charged}, &CallRecord{Billing: billing.Charged, Result: "0", HTTPStatus: 200})
-	w.Close()
-	s.Close() // the process "dies" with rows 1 and 2 pending
+	must(s0.Begin(ctx, 0))
+	must(s0.Record(RowRecord{Idx: 0, State: OK, Result: "0", Billing: billing.Charged}, &CallRecord{Billing: billing.Charged, Result: "0", HTTPStatus: 200}))
+	must(s0.Begin(ctx, 3))
+	must(s1.Begin(ctx, 1))
+	must(s2.Begin(ctx, 2))
+	must(s2.Record(RowRecord{Idx: 2, State: Retrying, Result: "-2", Attempts: 1}, &CallRecord{Billing: billing.Free, Result: "-2", HTTPStatus: 200}))
+	must(s2.End(ctx))
+	must(s3.Begin(ctx, 4))
+	must(s3.Record(RowRecord{Idx: 4, State: NotFound, Result: "-1", Billing: billing.Charged}, &CallRecord{Billing: billing.Charged, Result: "-1", HTTPStatus: 200}))
+	if err := s1.Begin(ctx, 5); err == nil {
+		t.Error("Begin on a slot whose row has no record must fail")
+	}
+	must(w.Close())
+	if got := s.journal.used(); fmt.Sprint(got) != "[3 1 4]" {
+		t.Fatalf("journal holds %v, want [3 1 4]", got)
+	}
+	s.Close() // the process "dies" with rows 3 and 1 in flight
 
+	st2, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st2.Close()
+	n2, inDoubt, err := st2.BeginAttempt(ctx, 2)
+	// Row 4 is in the journal but its answer was committed: not in doubt.
+	if err != nil || n2 != 2 || inDoubt != 2 {
+		t.Fatalf("BeginAttempt = %d, %d, %v; want 2, 2", n2, inDoubt, err)
+	}
+	sum, _ := st2.Summary(ctx)
+	if sum.InDoubt != 2 || sum.Attempts[0].Outcome != "killed" || sum.Attempts[0].InDoubt != 2 ||
+		sum.ByStatus[string(InDoubt)] != 2 || sum.ByStatus[string(Retrying)] != 1 {
+		t.Fatalf("summary after crash: in_doubt %d, by status %v, attempts %+v", sum.InDoubt, sum.ByStatus, sum.Attempts)
+	}
+	done, _ := st2.Done(ctx)
+	for i, want := range []bool{true, false, false, false, true} {
+		if done.Has(i) != want {
+			t.Errorf("done[%d] = %v, want %v (in-doubt and retrying rows are re-sent)", i, done.Has(i), want)
+		}
+	}
+	if got := st2.journal.used(); len(got) != 0 || st2.journal.slots != 2 {
+		t.Fatalf("journal after BeginAttempt: %v in %d slots, want empty, 2 slots", got, st2.journal.slots)
+	}
+	st2.Close()
+	// A later attempt finds nothing in flight any more.
+	st3, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st3.Close()
+	if _, again, _ := st3.BeginAttempt(ctx, 2); again != 0 {
+		t.Fatalf("in doubt counted twice: %d", again)
+	}
+}
+
+// TestPendingRowsOfEarlierVersions: rows an earlier version left "pending"
+// are in doubt too.
+func TestPendingRowsOfEarlierVersions(t *testing.T) {
+	s, path := openTemp(t)
+	ctx := context.Background()
+	startRun(t, s)
+	n, _, _ := s.BeginAttempt(ctx, 1)
+	if _, err := s.db.ExecContext(ctx, `INSERT INTO rows (idx, state, attempt_n) VALUES (0, 'pending', ?), (1, 'ok', ?)`, n, n); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
 	s2, err := Open(ctx, path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer s2.Close()
-	n2, inDoubt, err := s2.BeginAttempt(ctx)
-	if err != nil || n2 != 2 || inDoubt != 2 {
-		t.Fatalf("BeginAttempt = %d, %d, %v; want 2, 2", n2, inDoubt, err)
+	if _, inDoubt, err := s2.BeginAttempt(ctx, 1); err != nil || inDoubt != 1 {
+		t.Fatalf("BeginAttempt: in doubt %d, %v; want 1", inDoubt, err)
 	}
-	sum, _ := s2.Summary(ctx)
-	if sum.InDoubt != 2 || sum.Attempts[0].Outcome != "killed" || sum.Attempts[0].InDoubt != 2 {
-		t.Fatalf("summary after crash: in_doubt %d, attempts %+v", sum.InDoubt, sum.Attempts)
+}
+
+// TestJournalSurvivesKill: the journal is written with plain stores to a
+// shared mapping; a process killed with SIGKILL right after them leaves them
+// in the file.
+func TestJournalSurvivesKill(t *testing.T) {
+	if os.Getenv("CHECKPOINT_JOURNAL_CHILD") != "" {
+		j, _, err := openJournal(os.Getenv("CHECKPOINT_JOURNAL_CHILD"))
+		if err != nil {
+			os.Exit(3)
+		}
+		if err := j.reset(8); err != nil {
+			os.Exit(4)
+		}
+		j.set(0, 41)
+		j.set(5, 1_000_000)
+		j.set(7, 0)
+		j.clear(7)
+		fmt.Println("set")
+		select {} // wait to be killed
 	}
-	done, _ := s2.Done(ctx)
-	if !done.Has(0) || done.Has(1) || done.Has(2) {
-		t.Fatal("in-doubt rows must be re-sent, the answered one not")
+	path := filepath.Join(t.TempDir(), "cp.db.inflight")
+	cmd := exec.Command(os.Args[0], "-test.run=^TestJournalSurvivesKill$")
+	cmd.Env = append(os.Environ(), "CHECKPOINT_JOURNAL_CHILD="+path)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
 	}
-	// A second BeginAttempt finds nothing pending any more.
-	if _, again, _ := s2.BeginAttempt(ctx); again != 0 {
-		t.Fatalf("in doubt counted twice: %d", again)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	line, _ := bufio.NewReader(out).ReadString('\n')
+	if line != "set\n" {
+		cmd.Process.Kill()
+		t.Fatalf("child said %q", line)
+	}
+	cmd.Process.Signal(syscall.SIGKILL)
+	cmd.Wait()
+	j, rows, err := openJournal(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer j.close()
+	if fmt.Sprint(rows) != "[41 1000000]" {
+		t.Fatalf("after SIGKILL the journal holds %v, want [41 1000000]", rows)
+	}
+	if fi, _ := os.Stat(path); fi.Mode().Perm() != 0o600 {
+		t.Errorf("journal mode %v, want 0600", fi.Mode().Perm())
 	}
 }
 
@@ -241,7 +356,7 @@ func TestWriterConcurrentAndDurable(t *testing.T) {
 	s, path := openTemp(t)
 	ctx := context.Background()
 	startRun(t, s)
-	n, _, _ := s.BeginAttempt(ctx)
+	n, _, _ := s.BeginAttempt(ctx, 32)
 	w, _ := s.NewWriter(ctx, n)
 	var wg sync.WaitGroup
 	const workers, per = 32, 200
@@ -249,14 +364,27 @@ func TestWriterConcurrentAndDurable(t *testing.T) {
 		wg.Add(1)
 		go func(g int) {
 			defer wg.Done()
+			sl := w.Slot(g)
+			defer sl.End(ctx)
 			for i := 0; i < per; i++ {
 				idx := g*per + i
-				if err := w.MarkPending(ctx, idx, nil); err != nil {
+				if err := sl.Begin(ctx, idx); err != nil {
 					t.Error(err)
 					return
 				}
-				// The pending mark is durable: another connection sees it.
-				w.Record(RowRecord{Idx: idx, State: OK, Result: "0", Billing: billing.Charged},
+				// Begin waited for the previous row's record: another
+				// connection sees it committed.
+				if i > 0 {
+					var st string
+					if err := s.db.QueryRowContext(ctx, `SELECT state FROM rows WHERE idx = ?`, idx-1).Scan(&st); err != nil || st != "ok" {
+						t.Errorf("row %d: state %q, %v after the slot moved on", idx-1, st, err)
+						return
+					}
+				}
+				if !slices.Contains(s.journal.used(), idx) {
+					t.Errorf("row %d not in the journal", idx)
+				}
+				sl.Record(RowRecord{Idx: idx, State: OK, Result: "0", Billing: billing.Charged},
 					&CallRecord{Billing: billing.Charged, Result: "0", HTTPStatus: 200})
 			}
 		}(g)
@@ -319,12 +447,11 @@ func TestNoCardNumberStored(t *testing.T) {
 	s, path := openTemp(t)
 	ctx := context.Background()
 	startRun(t, s)
-	n, _, _ := s.BeginAttempt(ctx)
+	n, _, _ := s.BeginAttempt(ctx, 4)
 	w, _ := s.NewWriter(ctx, n)
 	h := NewHasher([]byte("0123456789abcdef0123"))
 	cards := []string{"6222020200112233445", "6228480402564890018", "4147202001234563"}
 	for i, c := range cards {
-		w.MarkPending(ctx, i, h.Sum(c))
 		w.Record(RowRecord{Idx: i, CardHMAC: h.Sum(c), State: OK, Result: "0"}, &CallRecord{Billing: billing.Charged, Result: "0", HTTPStatus: 200})
 	}
 	w.Close()

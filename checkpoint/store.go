@@ -25,12 +25,13 @@ import (
 const SchemaVersion = "1"
 
 // State is a row's state. Its value is the output's `status` column for the
-// final and stopped states; Pending and InDoubt are internal.
+// final and stopped states; Pending, Retrying and InDoubt are internal.
 type State string
 
 // Row states.
 const (
-	Pending      State = "pending"        // a call for this row may be in flight
+	Pending      State = "pending"        // written by earlier versions: a call may have been in flight
+	Retrying     State = "retrying"       // its last call got no final answer; it waits for the next
 	InDoubt      State = "in_doubt"       // was pending when a run died: will be re-sent
 	OK           State = "ok"             // result 0
 	NotFound     State = "not_found"      // result -1
@@ -73,6 +74,7 @@ type Store struct {
 	db       *sql.DB
 	path     string
 	readOnly bool
+	journal  *journal // calls in flight; opened by BeginAttempt
 }
 
 const schema = `
@@ -251,7 +253,17 @@ func (s *Store) init(ctx context.Context) error {
 func (s *Store) Path() string { return s.path }
 
 // Close closes the database. Close after a Writer has been closed.
-func (s *Store) Close() error { return s.db.Close() }
+func (s *Store) Close() error {
+	jerr := s.journal.close()
+	if err := s.db.Close(); err != nil {
+		return err
+	}
+	return jerr
+}
+
+// JournalPath returns the file, beside the checkpoint, that holds the rows
+// whose calls may be in flight.
+func (s *Store) JournalPath() string { return s.path + ".inflight" }
 
 const timeLayout = time.RFC3339Nano
 
@@ -302,6 +314,10 @@ func (s *Store) StartRun(ctx context.Context, r Run) error {
 	if err != nil {
 		return fmt.Errorf("record run: %w", err)
 	}
+	// The journal of an earlier run speaks of rows of that run.
+	if err := os.Remove(s.JournalPath()); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("reset the in-flight journal: %w", err)
+	}
 	if err := tx.Commit(); err != nil {
 		return err
 	}
@@ -333,11 +349,26 @@ func (s *Store) SetFinished(ctx context.Context, t *time.Time) error {
 	return err
 }
 
-// BeginAttempt starts a new attempt (one invocation of `run`) and returns
-// its number. Rows left Pending by an attempt that died are turned InDoubt
-// (to be re-sent) and counted, as in-doubt calls, against that attempt,
-// whose outcome becomes "killed" if it had none. inDoubt is that count.
-func (s *Store) BeginAttempt(ctx context.Context) (n int, inDoubt int64, err error) {
+// BeginAttempt starts a new attempt (one invocation of `run`) with up to
+// slots workers making calls, and returns its number. The rows an attempt
+// that died left in flight — in its journal, and rows it left Pending — that
+// have no final answer are turned InDoubt (to be re-sent) and counted, as
+// in-doubt calls, against that attempt, whose outcome becomes "killed" if it
+// had none. inDoubt is that count. The journal is then emptied for this
+// attempt's workers (see Writer.Slot).
+func (s *Store) BeginAttempt(ctx context.Context, slots int) (n int, inDoubt int64, err error) {
+	if s.journal != nil {
+		return 0, 0, errors.New("checkpoint: an attempt has already begun on this store")
+	}
+	j, inflight, err := openJournal(s.JournalPath())
+	if err != nil {
+		return 0, 0, fmt.Errorf("in-flight journal: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			j.close()
+		}
+	}()
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return 0, 0, err
@@ -347,11 +378,29 @@ func (s *Store) BeginAttempt(ctx context.Context) (n int, inDoubt int64, err err
 	if err := tx.QueryRowContext(ctx, `SELECT MAX(n) FROM attempts`).Scan(&last); err != nil {
 		return 0, 0, err
 	}
-	res, err := tx.ExecContext(ctx, `UPDATE rows SET state = ?, error = 'a call may have been in flight when an earlier run died' WHERE state = ?`, InDoubt, Pending)
+	const why = "a call may have been in flight when an earlier run died"
+	res, err := tx.ExecContext(ctx, `UPDATE rows SET state = ?, error = ? WHERE state = ?`, InDoubt, why, Pending)
 	if err != nil {
 		return 0, 0, err
 	}
 	inDoubt, _ = res.RowsAffected()
+	if len(inflight) > 0 && last.Valid { // a journal without an attempt is not this run's
+		st, err := tx.PrepareContext(ctx, `INSERT INTO rows (idx, state, error, attempt_n) VALUES (?, ?, ?, ?)
+			ON CONFLICT(idx) DO UPDATE SET state = excluded.state, error = excluded.error
+			WHERE rows.state NOT IN ('ok', 'not_found', 'card_not_exist', 'unknown_result', 'invalid', 'duplicate', 'cached', 'in_doubt')`)
+		if err != nil {
+			return 0, 0, err
+		}
+		defer st.Close()
+		for _, idx := range inflight {
+			res, err := st.ExecContext(ctx, idx, InDoubt, why, last.Int64)
+			if err != nil {
+				return 0, 0, err
+			}
+			k, _ := res.RowsAffected()
+			inDoubt += k
+		}
+	}
 	if last.Valid {
 		if inDoubt > 0 {
 			if _, err := tx.ExecContext(ctx, `UPDATE attempts SET in_doubt = in_doubt + ?, api_calls = api_calls + ? WHERE n = ?`, inDoubt, inDoubt, last.Int64); err != nil {
@@ -366,7 +415,16 @@ func (s *Store) BeginAttempt(ctx context.Context) (n int, inDoubt int64, err err
 	if _, err := tx.ExecContext(ctx, `INSERT INTO attempts (n, started_at) VALUES (?, ?)`, n, time.Now().UTC().Format(timeLayout)); err != nil {
 		return 0, 0, err
 	}
-	return n, inDoubt, tx.Commit()
+	if err := tx.Commit(); err != nil {
+		return 0, 0, err
+	}
+	// The dead attempt's in-flight rows are committed as in doubt: only now
+	// may the journal forget them.
+	if err := j.reset(slots); err != nil {
+		return 0, 0, fmt.Errorf("in-flight journal: %w", err)
+	}
+	s.journal = j
+	return n, inDoubt, nil
 }
 
 // EndAttempt records how attempt n ended (finished, failed_rows, fatal,

@@ -38,16 +38,18 @@ type CallRecord struct {
 }
 
 type op struct {
-	row     *RowRecord
-	call    *CallRecord
-	pending bool // row is a Pending mark: ack once durable
-	ack     chan error
+	row  *RowRecord
+	call *CallRecord
+	ack  chan error
+	slot int    // the worker's journal slot, or -1
+	seq  uint64 // the worker's record number, for Slot.wait
 }
 
 // Writer owns every write of a run. Record never blocks for long (it blocks
-// only while the queue is full); MarkPending and Flush block until what they
-// carry is committed. All methods are safe for concurrent use. After a write
-// error every method returns it and nothing more is written.
+// only while the queue is full); Flush blocks until what was queued before
+// it is committed. Workers that make calls record through their Slot. All
+// methods are safe for concurrent use. After a write error every method
+// returns it and nothing more is written.
 type Writer struct {
 	s       *Store
 	attempt int
@@ -59,8 +61,13 @@ type Writer struct {
 	closeMu sync.RWMutex // held for reading while sending, for writing by Close
 
 	// conn is the writer's own connection, with its statements prepared once.
-	conn                    *sql.Conn
-	upStmt, pendStmt, cntSt *sql.Stmt
+	conn          *sql.Conn
+	upStmt, cntSt *sql.Stmt
+
+	// durable[i] is the number of slot i's records committed so far; wake[i]
+	// is signalled after it grows.
+	durable []atomic.Uint64
+	wake    []chan struct{}
 
 	busy    atomic.Int64 // nanoseconds spent committing
 	commits atomic.Int64
@@ -72,8 +79,15 @@ type Writer struct {
 
 // NewWriter starts the writer goroutine for attempt n. Close it to stop it.
 func (s *Store) NewWriter(ctx context.Context, attempt int) (*Writer, error) {
+	if s.journal == nil {
+		return nil, errNoJournal
+	}
 	w := &Writer{s: s, attempt: attempt, ops: make(chan op, 4096), done: make(chan struct{}),
-		byResult: map[string]int64{}, byStatus: map[string]int64{}}
+		byResult: map[string]int64{}, byStatus: map[string]int64{},
+		durable: make([]atomic.Uint64, s.journal.slots), wake: make([]chan struct{}, s.journal.slots)}
+	for i := range w.wake {
+		w.wake[i] = make(chan struct{}, 1)
+	}
 	// Continue the attempt's counters if it already has some (never, in
 	// practice: a writer per attempt).
 	var br, bs string
@@ -90,7 +104,7 @@ func (s *Store) NewWriter(ctx context.Context, attempt int) (*Writer, error) {
 	for _, p := range []struct {
 		st  **sql.Stmt
 		sql string
-	}{{&w.upStmt, upsertRow}, {&w.pendStmt, markPending}, {&w.cntSt, updateCounts}} {
+	}{{&w.upStmt, upsertRow}, {&w.cntSt, updateCounts}} {
 		if *p.st, err = w.conn.PrepareContext(ctx, p.sql); err != nil {
 			w.conn.Close()
 			return nil, fmt.Errorf("prepare checkpoint statements: %w", err)
@@ -101,30 +115,94 @@ func (s *Store) NewWriter(ctx context.Context, attempt int) (*Writer, error) {
 }
 
 // Record queues a row's new state and, when a call was made, that call's
-// billing. Both are committed in the same transaction.
+// billing. Both are committed in the same transaction. Rows that a worker
+// makes calls for are recorded through its Slot instead.
 func (w *Writer) Record(r RowRecord, c *CallRecord) error {
-	return w.send(op{row: &r, call: c})
+	return w.send(op{row: &r, call: c, slot: -1})
 }
 
-// MarkPending records that a call for row idx is about to be sent and
-// returns once that mark is durable.
-func (w *Writer) MarkPending(ctx context.Context, idx int, cardHMAC []byte) error {
-	ack := make(chan error, 1)
-	if err := w.send(op{row: &RowRecord{Idx: idx, CardHMAC: cardHMAC, State: Pending, Billing: billing.None}, pending: true, ack: ack}); err != nil {
+// Slot is one worker's place in the in-flight journal. Its use keeps the
+// promise of the journal: a row stays in the journal from before its call
+// may leave until its answer is committed, so a run killed at any moment
+// leaves every row whose call may have been charged without a committed
+// answer in the journal, where the next BeginAttempt finds it. Each worker
+// holds its own Slot; a Slot is not safe for concurrent use.
+type Slot struct {
+	w     *Writer
+	i     int
+	seq   uint64 // records queued through this slot
+	open  bool   // the journal holds a row with no record since Begin
+	inUse bool   // the journal holds a row
+}
+
+// Slot returns the handle of journal slot i (0 <= i < the slots given to
+// BeginAttempt).
+func (w *Writer) Slot(i int) *Slot { return &Slot{w: w, i: i} }
+
+// Begin puts row idx in the slot before a call for it may leave. It first
+// waits until the slot's previous record is committed (the row that was
+// there is then safe to forget).
+func (sl *Slot) Begin(ctx context.Context, idx int) error {
+	if sl.open {
+		return fmt.Errorf("checkpoint: journal slot %d still holds a row whose call has no record", sl.i)
+	}
+	if err := sl.wait(ctx); err != nil {
 		return err
 	}
-	select {
-	case err := <-ack:
-		return err
-	case <-ctx.Done():
-		return ctx.Err()
+	sl.w.s.journal.set(sl.i, idx)
+	sl.open, sl.inUse = true, true
+	return nil
+}
+
+// Record queues the new state of the slot's row, like Writer.Record; the row
+// stays in the journal until this is committed and the slot is reused or
+// ended.
+func (sl *Slot) Record(r RowRecord, c *CallRecord) error {
+	sl.seq++
+	sl.open = false
+	return sl.w.send(op{row: &r, call: c, slot: sl.i, seq: sl.seq})
+}
+
+// End empties the slot once its last record is committed. A row whose call
+// was sent and never recorded (the run was stopped hard mid-call) stays in
+// the journal: the next run counts it in doubt.
+func (sl *Slot) End(ctx context.Context) error {
+	if !sl.inUse || sl.open {
+		return nil
 	}
+	if err := sl.wait(ctx); err != nil {
+		return err
+	}
+	sl.w.s.journal.clear(sl.i)
+	sl.inUse = false
+	return nil
+}
+
+// wait returns once every record queued through the slot is committed.
+func (sl *Slot) wait(ctx context.Context) error {
+	w := sl.w
+	for w.durable[sl.i].Load() < sl.seq {
+		select {
+		case <-w.wake[sl.i]:
+		case <-w.done:
+			if w.durable[sl.i].Load() >= sl.seq {
+				return nil
+			}
+			if err := w.Err(); err != nil {
+				return err
+			}
+			return errClosed
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return nil
 }
 
 // Flush returns once everything queued before it is committed.
 func (w *Writer) Flush() error {
 	ack := make(chan error, 1)
-	if err := w.send(op{ack: ack}); err != nil {
+	if err := w.send(op{ack: ack, slot: -1}); err != nil {
 		return err
 	}
 	return <-ack
@@ -183,7 +261,6 @@ func (w *Writer) loop() {
 	defer close(w.done)
 	defer func() {
 		w.upStmt.Close()
-		w.pendStmt.Close()
 		w.cntSt.Close()
 		w.conn.Close()
 	}()
@@ -222,6 +299,13 @@ func (w *Writer) loop() {
 			if o.ack != nil {
 				o.ack <- err
 			}
+			if o.slot >= 0 && err == nil {
+				w.durable[o.slot].Store(o.seq)
+				select {
+				case w.wake[o.slot] <- struct{}{}:
+				default:
+				}
+			}
 		}
 		if err != nil {
 			// Fail everything still queued, then stop.
@@ -246,10 +330,6 @@ const upsertRow = `INSERT INTO rows (idx, card_hmac, state, dup_of, result, desc
 const updateCounts = `UPDATE attempts SET api_calls = ?, charged_calls = ?, free_calls = ?, in_doubt = ?,
 	unknown_calls = ?, by_result = ?, by_status = ? WHERE n = ?`
 
-const markPending = `INSERT INTO rows (idx, card_hmac, state, attempt_n) VALUES (?, ?, 'pending', ?)
-	ON CONFLICT(idx) DO UPDATE SET state = 'pending', card_hmac = COALESCE(excluded.card_hmac, card_hmac),
-	attempt_n = excluded.attempt_n`
-
 // commit writes batch in one transaction on the writer's own connection.
 // BEGIN and COMMIT are plain statements on that connection so that the
 // statements prepared once in NewWriter are used as they are (a database/sql
@@ -266,25 +346,18 @@ func (w *Writer) commit(batch []op) (err error) {
 	}()
 	calls := false
 	for _, o := range batch {
-		if o.row != nil {
-			r := o.row
-			if o.pending {
-				if _, err := w.pendStmt.ExecContext(ctx, r.Idx, r.CardHMAC, w.attempt); err != nil {
-					return err
-				}
-			} else {
-				var dup any
-				if r.State == Duplicate {
-					dup = r.DupOf
-				}
-				bill := r.Billing
-				if bill == "" {
-					bill = billing.None
-				}
-				if _, err := w.upStmt.ExecContext(ctx, r.Idx, r.CardHMAC, string(r.State), dup, r.Result, r.Description,
-					r.AccountBank, r.AccountType, string(bill), r.Attempts, r.HTTPStatus, r.Error, w.attempt); err != nil {
-					return err
-				}
+		if r := o.row; r != nil {
+			var dup any
+			if r.State == Duplicate {
+				dup = r.DupOf
+			}
+			bill := r.Billing
+			if bill == "" {
+				bill = billing.None
+			}
+			if _, err := w.upStmt.ExecContext(ctx, r.Idx, r.CardHMAC, string(r.State), dup, r.Result, r.Description,
+				r.AccountBank, r.AccountType, string(bill), r.Attempts, r.HTTPStatus, r.Error, w.attempt); err != nil {
+				return err
 			}
 		}
 		if c := o.call; c != nil && c.Billing != billing.None {

@@ -133,7 +133,7 @@ func answerCells(a *checkpoint.Answered) []string {
 	}
 	status := string(a.State)
 	switch a.State {
-	case checkpoint.Pending, checkpoint.InDoubt:
+	case checkpoint.Pending, checkpoint.Retrying, checkpoint.InDoubt:
 		status = string(checkpoint.Failed)
 	}
 	desc := a.Description

@@ -189,7 +189,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	if err := prepareRun(ctx, &cfg); err != nil {
 		return nil, err
 	}
-	attempt, inDoubt, err := cfg.Store.BeginAttempt(ctx)
+	attempt, inDoubt, err := cfg.Store.BeginAttempt(ctx, cfg.Concurrency)
 	if err != nil {
 		return nil, fmt.Errorf("checkpoint: %w", err)
 	}
@@ -388,14 +388,21 @@ func (r *runner) dispatch(ctx context.Context, src Source, done *checkpoint.Bits
 	// without starting and growing a goroutine for every card).
 	g, gctx := errgroup.WithContext(ctx)
 	jobs := make(chan job)
-	for range cfg.Concurrency {
+	for i := range cfg.Concurrency {
 		g.Go(func() error {
+			// Worker i owns journal slot i.
+			sl := r.w.Slot(i)
 			for j := range jobs {
-				if err := r.process(ctx, j); err != nil {
+				if ctx.Err() != nil {
+					// Hard stop: the slot may hold a row whose call has no
+					// answer; it must stay in the journal.
+					return nil
+				}
+				if err := r.process(ctx, j, sl); err != nil {
 					return err
 				}
 			}
-			return nil
+			return sl.End(context.WithoutCancel(ctx))
 		})
 	}
 	// submit hands j to a free worker; false when a worker failed.
@@ -566,10 +573,10 @@ func invalidReason(err error) string {
 // process sends one card until it gets a final answer, runs out of retries,
 // or the run stops. It returns an error only for a checkpoint failure; every
 // API outcome is recorded as data.
-func (r *runner) process(ctx context.Context, j job) error {
+func (r *runner) process(ctx context.Context, j job, sl *checkpoint.Slot) error {
 	cfg := r.cfg
-	rec := checkpoint.RowRecord{Idx: j.idx, CardHMAC: j.mac, State: checkpoint.Pending, Billing: billing.None}
-	marked := false
+	rec := checkpoint.RowRecord{Idx: j.idx, CardHMAC: j.mac, State: checkpoint.Retrying, Billing: billing.None}
+	marked := false // a call may have been sent: the row is in the checkpoint
 	var last cardapi.Outcome
 	// stopRow records why a row that had calls did not get another one.
 	stopRow := func(state checkpoint.State, why string) error {
@@ -584,7 +591,7 @@ func (r *runner) process(ctx context.Context, j job) error {
 				rec.State = checkpoint.Failed
 			}
 		}
-		return r.w.Record(rec, nil)
+		return sl.Record(rec, nil)
 	}
 	for {
 		if r.stopped() {
@@ -604,21 +611,21 @@ func (r *runner) process(ctx context.Context, j job) error {
 			r.stop(Budget)
 			return stopRow(checkpoint.Skipped, "stopped at --max-charged before this row's next call")
 		}
-		if !marked {
-			if err := r.w.MarkPending(ctx, j.idx, j.mac); err != nil {
-				r.releaseGate(0)
-				r.budget.release(false)
-				if ctx.Err() != nil {
-					return nil
-				}
-				return err
+		// The row is in the in-flight journal before its call can leave.
+		if err := sl.Begin(ctx, j.idx); err != nil {
+			r.releaseGate(0)
+			r.budget.release(false)
+			if ctx.Err() != nil {
+				return nil
 			}
-			marked = true
+			return err
 		}
+		marked = true
 		out := cfg.Caller.Check(ctx, j.card)
 		r.releaseGate(out.Latency)
 		if ctx.Err() != nil {
-			// Hard stop: the row stays pending and is counted in doubt next time.
+			// Hard stop: the row stays in the journal and is counted in doubt
+			// next time.
 			r.budget.release(true)
 			return nil
 		}
@@ -655,10 +662,10 @@ func (r *runner) process(ctx context.Context, j job) error {
 					cfg.Logger.Warn("could not save an answer to the cache", "error", err)
 				}
 			}
-			return r.w.Record(rec, call)
+			return sl.Record(rec, call)
 		case cardapi.KindFatal:
 			rec.State, rec.Error = checkpoint.Failed, describe(out)
-			if err := r.w.Record(rec, call); err != nil {
+			if err := sl.Record(rec, call); err != nil {
 				return err
 			}
 			r.fatalMu.Lock()
@@ -674,7 +681,7 @@ func (r *runner) process(ctx context.Context, j job) error {
 			if out.Billing == billing.Unknown {
 				rec.Billing = billing.Unknown
 			}
-			return r.w.Record(rec, call)
+			return sl.Record(rec, call)
 		}
 		// Retryable.
 		// The row shows its last call: a busy answer, or no answer at all.
@@ -700,10 +707,17 @@ func (r *runner) process(ctx context.Context, j job) error {
 				rec.State = checkpoint.Failed
 			}
 			r.stats.finished.Add(1)
-			return r.w.Record(rec, call)
+			return sl.Record(rec, call)
 		}
-		rec.State = checkpoint.Pending
-		if err := r.w.Record(rec, call); err != nil {
+		rec.State = checkpoint.Retrying
+		if err := sl.Record(rec, call); err != nil {
+			return err
+		}
+		// Not in flight while it waits: out of the journal once recorded.
+		if err := sl.End(ctx); err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
 			return err
 		}
 		t := time.NewTimer(delay)
