@@ -3,16 +3,23 @@
 // answers ("0", "-1", "-3") and when they were obtained. Several runs may
 // share one cache at once: it is opened in WAL mode with a busy timeout and
 // every write is one short transaction.
+//
+// Writes are two-stage, because HMAC keys are random: inserting them one
+// batch at a time into the keyed table rewrites most of its pages on every
+// batch (quadratic I/O over a million-card run). Put appends answers to a
+// log table (rowid order: always the last page); Flush, Close and Open merge
+// the log into the keyed table in key order, in one transaction, so that
+// each page of it is written once per merge. Lookups read the keyed table:
+// a run's answers are found by other runs once it has flushed (at its end),
+// or, if it was killed, once the next run has opened the cache.
 package cache
 
 import (
-	"bytes"
 	"context"
 	"database/sql"
 	"fmt"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -41,8 +48,7 @@ func Cacheable(result string) bool {
 	return false
 }
 
-// flushAt is how many queued answers make Put write them: large batches
-// touch each page of the B-tree once for many answers.
+// flushAt is how many queued answers make Put append them to the log.
 var flushAt = 4096
 
 // Cache is an open answer cache. Its methods are safe for concurrent use.
@@ -68,6 +74,14 @@ CREATE TABLE IF NOT EXISTS answers (
 	account_type INTEGER NOT NULL,
 	answered_at  INTEGER NOT NULL -- unix seconds
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS log (
+	mac          BLOB NOT NULL,
+	result       TEXT NOT NULL,
+	description  TEXT NOT NULL,
+	account_bank TEXT NOT NULL,
+	account_type INTEGER NOT NULL,
+	answered_at  INTEGER NOT NULL
+);
 `
 
 // DefaultPath is the cache in the user's cache folder
@@ -115,8 +129,11 @@ func (c *Cache) init(ctx context.Context) error {
 	if _, err := c.db.ExecContext(ctx, `PRAGMA wal_autocheckpoint = 8000`); err != nil {
 		return err
 	}
-	_, err := c.db.ExecContext(ctx, schema)
-	return err
+	if _, err := c.db.ExecContext(ctx, schema); err != nil {
+		return err
+	}
+	// Answers a killed run appended but never merged.
+	return c.merge(ctx)
 }
 
 // Key returns the secret the cache's MACs are made with.
@@ -196,8 +213,8 @@ func (c *Cache) GetMany(ctx context.Context, macs [][]byte, maxAge time.Duration
 	return hits, rows.Err()
 }
 
-// Put queues an answer; it is written by the next Flush (or when enough
-// have queued). Answers that may not be cached are ignored.
+// Put queues an answer; it is stored by the next Flush (or appended to the
+// log when enough have queued). Answers that may not be cached are ignored.
 func (c *Cache) Put(ctx context.Context, e Entry) error {
 	if !Cacheable(e.Result) {
 		return nil
@@ -207,13 +224,22 @@ func (c *Cache) Put(ctx context.Context, e Entry) error {
 	full := len(c.pending) >= flushAt
 	c.mu.Unlock()
 	if full {
-		return c.Flush(ctx)
+		return c.appendLog(ctx)
 	}
 	return nil
 }
 
-// Flush writes the queued answers in one transaction.
+// Flush stores the queued answers: after it, lookups (of every opener) find
+// them.
 func (c *Cache) Flush(ctx context.Context) error {
+	if err := c.appendLog(ctx); err != nil {
+		return err
+	}
+	return c.merge(ctx)
+}
+
+// appendLog appends the queued answers to the log in one transaction.
+func (c *Cache) appendLog(ctx context.Context) error {
 	c.mu.Lock()
 	batch := c.pending
 	c.pending = nil
@@ -221,18 +247,13 @@ func (c *Cache) Flush(ctx context.Context) error {
 	if len(batch) == 0 {
 		return nil
 	}
-	// In key order, consecutive inserts go down the same B-tree pages.
-	slices.SortFunc(batch, func(a, b Entry) int { return bytes.Compare(a.MAC, b.MAC) })
 	tx, err := c.db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("answer cache: %w", err)
 	}
 	defer tx.Rollback()
-	st, err := tx.PrepareContext(ctx, `INSERT INTO answers (mac, result, description, account_bank, account_type, answered_at)
-		VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(mac) DO UPDATE SET result = excluded.result,
-		description = excluded.description, account_bank = excluded.account_bank,
-		account_type = excluded.account_type, answered_at = excluded.answered_at
-		WHERE excluded.answered_at >= answers.answered_at`)
+	st, err := tx.PrepareContext(ctx, `INSERT INTO log (mac, result, description, account_bank, account_type, answered_at)
+		VALUES (?, ?, ?, ?, ?, ?)`)
 	if err != nil {
 		return fmt.Errorf("answer cache: %w", err)
 	}
@@ -243,6 +264,33 @@ func (c *Cache) Flush(ctx context.Context) error {
 		}
 	}
 	return tx.Commit()
+}
+
+// merge moves the log into the keyed table, in key order, in one
+// transaction; of two answers for one card the newer is kept.
+func (c *Cache) merge(ctx context.Context) error {
+	tx, err := c.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("answer cache: %w", err)
+	}
+	defer tx.Rollback()
+	// "WHERE true" resolves SQLite's parsing ambiguity of INSERT ... SELECT
+	// ... ON CONFLICT.
+	if _, err := tx.ExecContext(ctx, `INSERT INTO answers (mac, result, description, account_bank, account_type, answered_at)
+		SELECT mac, result, description, account_bank, account_type, answered_at FROM log WHERE true ORDER BY mac, answered_at
+		ON CONFLICT(mac) DO UPDATE SET result = excluded.result,
+		description = excluded.description, account_bank = excluded.account_bank,
+		account_type = excluded.account_type, answered_at = excluded.answered_at
+		WHERE excluded.answered_at >= answers.answered_at`); err != nil {
+		return fmt.Errorf("answer cache: %w", err)
+	}
+	if _, err := tx.ExecContext(ctx, `DELETE FROM log`); err != nil {
+		return fmt.Errorf("answer cache: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("answer cache: %w", err)
+	}
+	return nil
 }
 
 // Close flushes and closes the cache.

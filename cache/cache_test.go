@@ -108,3 +108,74 @@ func TestCacheConcurrentWriters(t *testing.T) {
 		t.Fatalf("%d answers stored, want 8000", n)
 	}
 }
+
+// TestLogMergedInKeyOrder: answers reach the keyed table through the log;
+// what a killed run left in the log is merged by the next Open; of two
+// answers for a card the newer one stays.
+func TestLogMergedInKeyOrder(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "answers.db")
+	defer func(n int) { flushAt = n }(flushAt)
+	flushAt = 10
+	c, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	mac := func(i int) []byte { return []byte{byte(i >> 8), byte(i), 'm', 'a', 'c', '-', '0', '1', '2', '3', '4', '5', '6', '7', '8', '9'} }
+	for i := 0; i < 25; i++ {
+		if err := c.Put(ctx, Entry{MAC: mac(i), Result: "0", AccountBank: "old", At: now.Add(-time.Hour)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	count := func(table string) (n int) {
+		t.Helper()
+		if err := c.db.QueryRow(`SELECT COUNT(*) FROM ` + table).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	// 20 appended (two full batches), 5 still queued; nothing keyed yet.
+	if l, a := count("log"), count("answers"); l != 20 || a != 0 {
+		t.Fatalf("log %d answers %d, want 20 and 0", l, a)
+	}
+	if err := c.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if l, a := count("log"), count("answers"); l != 0 || a != 25 {
+		t.Fatalf("after Flush: log %d answers %d, want 0 and 25", l, a)
+	}
+	// Newer answers for cards 0..9 and an older one for card 10, then the
+	// process dies: appended, never merged.
+	c.Put(ctx, Entry{MAC: mac(10), Result: "-3", AccountBank: "older", At: now.Add(-2 * time.Hour)})
+	for i := 0; i < 9; i++ {
+		c.Put(ctx, Entry{MAC: mac(i), Result: "-1", AccountBank: "new", At: now})
+	}
+	if count("log") != 10 {
+		t.Fatalf("log %d, want 10", count("log"))
+	}
+	c.db.Close() // killed: no Flush, no Close
+
+	c2, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c2.Close()
+	macs := make([][]byte, 25)
+	for i := range macs {
+		macs[i] = mac(i)
+	}
+	hits, err := c2.GetMany(ctx, macs, 24*time.Hour)
+	if err != nil || len(hits) != 25 {
+		t.Fatalf("%d hits, %v; want 25", len(hits), err)
+	}
+	for i := 0; i < 25; i++ {
+		want := "old"
+		if i < 9 {
+			want = "new"
+		}
+		if e := hits[string(mac(i))]; e.AccountBank != want {
+			t.Errorf("card %d: %q (%s), want %q", i, e.AccountBank, e.Result, want)
+		}
+	}
+}
