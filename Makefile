@@ -35,6 +35,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzCSV$$' -fuzztime $(FUZZTIME) ./sources/
 	$(GO) test -run '^$$' -fuzz '^FuzzNormalize$$' -fuzztime $(FUZZTIME) ./cardnum/
 	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./cardapi/
+	$(GO) test -run '^$$' -fuzz '^FuzzScanAnswer$$' -fuzztime $(FUZZTIME) ./cardapi/
 
 clean:
 	rm -rf bin out
