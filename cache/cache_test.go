@@ -122,7 +122,9 @@ func TestLogMergedInKeyOrder(t *testing.T) {
 		t.Fatal(err)
 	}
 	now := time.Now()
-	mac := func(i int) []byte { return []byte{byte(i >> 8), byte(i), 'm', 'a', 'c', '-', '0', '1', '2', '3', '4', '5', '6', '7', '8', '9'} }
+	mac := func(i int) []byte {
+		return []byte{byte(i >> 8), byte(i), 'm', 'a', 'c', '-', '0', '1', '2', '3', '4', '5', '6', '7', '8', '9'}
+	}
 	for i := 0; i < 25; i++ {
 		if err := c.Put(ctx, Entry{MAC: mac(i), Result: "0", AccountBank: "old", At: now.Add(-time.Hour)}); err != nil {
 			t.Fatal(err)

@@ -79,12 +79,20 @@ type Config struct {
 	// gateway's OpenAPI form) instead of one object (the upstream form, the
 	// default). It matters only when EncryptionKey is set.
 	EncryptionArray bool
-	// Transport, when set, replaces the client's own tuned transport (tests,
-	// the in-process simulator). A RoundTripper that is not an
-	// *http.Transport should return an error wrapping a *net.OpError with
-	// Op "dial" when it did not deliver the request, so the call is
-	// reported as not sent; any other error is treated as "may have been
-	// sent" (in doubt).
+	// Transport, when set, replaces the client's own transport (tests, the
+	// in-process simulator). A RoundTripper that is not an *http.Transport
+	// should return an error wrapping a *net.OpError with Op "dial" when it
+	// did not deliver the request, so the call is reported as not sent; any
+	// other error is treated as "may have been sent" (in doubt).
+	//
+	// When nil, New uses its own lean HTTP/1.1 transport (see direct.go):
+	// each call runs on the calling goroutine over pooled keep-alive
+	// connections, and Timeout bounds each round trip, answer body
+	// included. It never speaks to a proxy: when the environment names one
+	// for the endpoint (HTTPS_PROXY, HTTP_PROXY, NO_PROXY, as
+	// http.ProxyFromEnvironment reads them), New uses a tuned
+	// *http.Transport instead, which goes through the proxy and may use
+	// HTTP/2.
 	Transport http.RoundTripper
 }
 
@@ -161,9 +169,22 @@ func New(cfg Config) (*Client, error) {
 	}
 
 	rt := cfg.Transport
+	clientTimeout := timeout
 	if rt == nil {
-		rt = newTransport(maxConns, timeout)
+		if useProxy(u) {
+			rt = newTransport(maxConns, timeout)
+		} else {
+			rt = newDirectTransport(u, maxConns, timeout)
+			// The direct transport bounds each round trip itself, body
+			// included, with connection deadlines; http.Client's own timeout
+			// would cost a goroutine and a timer per call for an
+			// http.RoundTripper it does not know.
+			clientTimeout = 0
+		}
 	}
+	// With an *http.Transport, the httptrace GotConn hook tells whether a
+	// failed call had a connection (could have been sent). The direct
+	// transport's errors say it themselves (errNotSent).
 	_, traced := rt.(*http.Transport)
 
 	h := http.Header{
@@ -177,7 +198,7 @@ func New(cfg Config) (*Client, error) {
 	return &Client{
 		hc: &http.Client{
 			Transport:     rt,
-			Timeout:       timeout,
+			Timeout:       clientTimeout,
 			CheckRedirect: checkRedirect,
 		},
 		url:     u.String(),
@@ -237,7 +258,16 @@ func isLoopback(host string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
-// newTransport returns the tuned transport used when Config.Transport is nil.
+// useProxy reports whether http.ProxyFromEnvironment names a proxy for the
+// endpoint u (or fails to read the proxy settings): the direct transport
+// never speaks to proxies, so New then uses newTransport.
+func useProxy(u *url.URL) bool {
+	proxy, err := http.ProxyFromEnvironment(&http.Request{URL: u})
+	return proxy != nil || err != nil
+}
+
+// newTransport returns the tuned *http.Transport used when Config.Transport
+// is nil and a proxy applies to the endpoint.
 func newTransport(maxConns int, timeout time.Duration) *http.Transport {
 	d := &net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}
 	return &http.Transport{
@@ -270,8 +300,9 @@ func checkRedirect(req *http.Request, via []*http.Request) error {
 	return nil
 }
 
-// Close closes the client's idle connections. Calls in flight are not
-// affected; the Client stays usable.
+// Close closes the client's idle connections (http.Client passes it on to
+// the transport). Calls in flight are not affected; the Client stays
+// usable.
 func (c *Client) Close() { c.hc.CloseIdleConnections() }
 
 // callTrace records whether the transport obtained a connection for a call:
@@ -398,9 +429,14 @@ func (c *Client) failed(ctx context.Context, err error, sent bool, status int, l
 	return o
 }
 
-// notSent reports whether a transport error shows that no connection to the
-// API was made (dial or DNS failure, refused connection, proxy failure).
+// notSent reports whether a transport error shows that no complete request
+// can have reached the API: no connection was made (dial or DNS failure,
+// refused connection, proxy failure), or the direct transport says so
+// (errNotSent: TLS handshake failure, a write that failed short, ...).
 func notSent(err error) bool {
+	if errors.Is(err, errNotSent) {
+		return true
+	}
 	var op *net.OpError
 	if errors.As(err, &op) && (op.Op == "dial" || op.Op == "proxyconnect") {
 		return true
@@ -425,7 +461,14 @@ type wireAnswer struct {
 // decodeAnswer classifies a complete HTTP 200 body.
 func (c *Client) decodeAnswer(o *Outcome, data []byte, card string) {
 	var w wireAnswer
-	if err := json.Unmarshal(trimBOM(data), &w); err != nil || !w.Result.ok || w.Result.s == "" {
+	body := trimBOM(data)
+	if !scanAnswer(body, &w) {
+		w = wireAnswer{}
+		if err := json.Unmarshal(body, &w); err != nil {
+			w.Result.ok = false
+		}
+	}
+	if !w.Result.ok || w.Result.s == "" {
 		// Not an answer, but the provider may have billed the call.
 		o.Kind, o.Billing = KindProtocol, billing.Unknown
 		o.Excerpt = c.excerpt(data, card)

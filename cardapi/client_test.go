@@ -2,6 +2,7 @@ package cardapi
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -705,18 +706,37 @@ func TestNew(t *testing.T) {
 		})
 	}
 
-	t.Run("defaults and tuned transport", func(t *testing.T) {
+	t.Run("defaults and the direct transport", func(t *testing.T) {
+		t.Setenv("HTTPS_PROXY", "")
+		t.Setenv("https_proxy", "")
 		c, err := New(Config{})
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer c.Close()
-		tr, ok := c.hc.Transport.(*http.Transport)
-		if !ok || !c.traced {
-			t.Fatalf("transport %T; want *http.Transport", c.hc.Transport)
+		dt, ok := c.hc.Transport.(*directTransport)
+		if !ok || c.traced {
+			t.Fatalf("transport %T (traced %v); want *directTransport, untraced", c.hc.Transport, c.traced)
 		}
-		if c.hc.Timeout != DefaultTimeout || tr.ResponseHeaderTimeout != DefaultTimeout || c.maxBody != DefaultMaxBodyBytes {
-			t.Errorf("timeouts %v, %v, body limit %d", c.hc.Timeout, tr.ResponseHeaderTimeout, c.maxBody)
+		// The direct transport bounds each round trip itself: http.Client's
+		// timeout would cost a goroutine and a timer per call.
+		if c.hc.Timeout != 0 || dt.timeout != DefaultTimeout || c.maxBody != DefaultMaxBodyBytes || dt.maxIdle != DefaultMaxConns {
+			t.Errorf("client timeout %v, transport timeout %v, body limit %d, idle pool %d", c.hc.Timeout, dt.timeout, c.maxBody, dt.maxIdle)
+		}
+		if dt.tlsConf == nil || dt.tlsConf.InsecureSkipVerify || dt.tlsConf.MinVersion < tls.VersionTLS12 {
+			t.Errorf("TLS verification must be on, TLS 1.2 at least: %+v", dt.tlsConf)
+		}
+		if _, ok := c.header["Authorization"]; ok {
+			t.Errorf("authorization header without a token")
+		}
+	})
+
+	// With a proxy (http.ProxyFromEnvironment reads the environment once per
+	// process: TestDirectProxy sets it in a child process), New uses this one.
+	t.Run("the tuned net/http transport", func(t *testing.T) {
+		tr := newTransport(DefaultMaxConns, DefaultTimeout)
+		if tr.ResponseHeaderTimeout != DefaultTimeout || tr.Proxy == nil {
+			t.Errorf("header timeout %v, proxy func set: %v", tr.ResponseHeaderTimeout, tr.Proxy != nil)
 		}
 		if tr.MaxIdleConns != DefaultMaxConns || tr.MaxIdleConnsPerHost != DefaultMaxConns || tr.MaxConnsPerHost != 0 ||
 			tr.IdleConnTimeout != 90*time.Second || tr.TLSHandshakeTimeout != 10*time.Second || !tr.ForceAttemptHTTP2 {
@@ -724,9 +744,6 @@ func TestNew(t *testing.T) {
 		}
 		if tr.TLSClientConfig == nil || tr.TLSClientConfig.InsecureSkipVerify {
 			t.Errorf("TLS verification must be on")
-		}
-		if _, ok := c.header["Authorization"]; ok {
-			t.Errorf("authorization header without a token")
 		}
 	})
 }
