@@ -230,12 +230,19 @@ func (c *Cache) Put(ctx context.Context, e Entry) error {
 }
 
 // Flush stores the queued answers: after it, lookups (of every opener) find
-// them.
+// them. It also copies the write-ahead log into the database (a passive
+// checkpoint), the work SQLite would otherwise do when the cache is closed.
 func (c *Cache) Flush(ctx context.Context) error {
 	if err := c.appendLog(ctx); err != nil {
 		return err
 	}
-	return c.merge(ctx)
+	if err := c.merge(ctx); err != nil {
+		return err
+	}
+	if _, err := c.db.ExecContext(ctx, `PRAGMA wal_checkpoint(PASSIVE)`); err != nil {
+		return fmt.Errorf("answer cache: %w", err)
+	}
+	return nil
 }
 
 // appendLog appends the queued answers to the log in one transaction.

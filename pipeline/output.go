@@ -76,7 +76,7 @@ func writeOutput(ctx context.Context, cfg *Config) (tally *checkpoint.Tally, err
 	skipped := &checkpoint.Answered{RowRecord: checkpoint.RowRecord{State: checkpoint.Skipped, Billing: billing.None,
 		Error: "not sent: the run stopped before this row"}, OrigState: checkpoint.Skipped}
 	tally = checkpoint.NewTally()
-	err = cfg.Store.Scan(ctx, func(a *checkpoint.Answered) error {
+	err = scanAhead(ctx, cfg.Store, func(a *checkpoint.Answered) error {
 		tally.Add(a)
 		for {
 			if !pending {
@@ -155,4 +155,51 @@ func answerCells(a *checkpoint.Answered) []string {
 		}
 	}
 	return []string{a.Result, desc, a.AccountBank, typ, billing.AccountTypeName(a.AccountType), bill, status, errText}
+}
+
+// scanAhead is Store.Scan with the reading of the checkpoint on its own
+// goroutine, batches of rows handed over through a channel, so that SQLite's
+// work overlaps fn's (reading the input, writing the output).
+func scanAhead(ctx context.Context, store *checkpoint.Store, fn func(a *checkpoint.Answered) error) error {
+	const batchSize = 512
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	batches := make(chan []checkpoint.Answered, 4)
+	scanErr := make(chan error, 1)
+	go func() {
+		defer close(batches)
+		batch := make([]checkpoint.Answered, 0, batchSize)
+		err := store.Scan(ctx, func(a *checkpoint.Answered) error {
+			batch = append(batch, *a)
+			if len(batch) == batchSize {
+				select {
+				case batches <- batch:
+				case <-ctx.Done():
+					return ctx.Err()
+				}
+				batch = make([]checkpoint.Answered, 0, batchSize)
+			}
+			return nil
+		})
+		if err == nil && len(batch) > 0 {
+			select {
+			case batches <- batch:
+			case <-ctx.Done():
+				err = ctx.Err()
+			}
+		}
+		scanErr <- err
+	}()
+	for batch := range batches {
+		for i := range batch {
+			if err := fn(&batch[i]); err != nil {
+				cancel()
+				for range batches { // let the scanner finish
+				}
+				<-scanErr
+				return err
+			}
+		}
+	}
+	return <-scanErr
 }

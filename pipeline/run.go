@@ -169,6 +169,7 @@ type runner struct {
 	stopReason     atomic.Value // Outcome
 	fatalMu        sync.Mutex
 	fatal          *FatalError
+	cacheFlushed   chan struct{} // closed when the answers are in the cache; nil if no flush was started
 }
 
 func (r *runner) stop(reason Outcome) {
@@ -289,6 +290,11 @@ func runAttempt(ctx context.Context, cfg *Config, attempt int, res *Result) (Out
 	if !allDone {
 		readBusy, readErr = r.dispatch(ctx, src, done)
 	}
+	defer func() {
+		if r.cacheFlushed != nil {
+			<-r.cacheFlushed
+		}
+	}()
 	close(watchDone)
 	src.Close()
 	werr := w.Close()
@@ -529,9 +535,15 @@ loop:
 		readErr = err
 	}
 	if cfg.Cache != nil {
-		if err := cfg.Cache.Flush(context.WithoutCancel(ctx)); err != nil {
-			cfg.Logger.Warn("could not save answers to the cache", "error", err)
-		}
+		// Storing this run's answers overlaps the output pass; runAttempt
+		// waits for it before it returns.
+		r.cacheFlushed = make(chan struct{})
+		go func() {
+			defer close(r.cacheFlushed)
+			if err := cfg.Cache.Flush(context.WithoutCancel(ctx)); err != nil {
+				cfg.Logger.Warn("could not save answers to the cache", "error", err)
+			}
+		}()
 	}
 	mark = time.Now()
 	if readErr == nil && !r.stopped() {
