@@ -102,7 +102,7 @@ type Config struct {
 type Client struct {
 	hc      *http.Client
 	url     string      // endpoint + Path
-	header  http.Header // template, cloned per request
+	header  http.Header // every request's headers; shared, never modified
 	token   string      // for scrubbing excerpts; never logged
 	maxBody int64
 	encKey  *rsa.PublicKey   // nil: no field encryption
@@ -362,7 +362,9 @@ func (c *Client) check(ctx context.Context, card string) Outcome {
 		// URL only.
 		return Outcome{Kind: KindFatal, Billing: billing.None, Err: fmt.Errorf("cardapi: building the request: %w", err)}
 	}
-	req.Header = c.header.Clone()
+	// Shared by every request: neither http.Client nor a RoundTripper
+	// modifies a request's headers (http.Client copies them for redirects).
+	req.Header = c.header
 
 	start := time.Now()
 	resp, err := c.hc.Do(req)
