@@ -482,3 +482,12 @@ func TestBitset(t *testing.T) {
 		t.Fatal("nil set has nothing")
 	}
 }
+
+// TestFinalStatesSQL: the SQL list of final states is State.Final.
+func TestFinalStatesSQL(t *testing.T) {
+	for _, st := range []State{Pending, Retrying, InDoubt, OK, NotFound, CardNotExist, Unknown, Busy, Failed, Skipped, Invalid, Duplicate, Cached} {
+		if inSQL := strings.Contains(finalStates, "'"+string(st)+"'"); inSQL != st.Final() {
+			t.Errorf("%s: in finalStates %v, Final() %v", st, inSQL, st.Final())
+		}
+	}
+}

@@ -36,8 +36,8 @@ func (s *Store) Scan(ctx context.Context, fn func(a *Answered) error) error {
 	var a Answered
 	var st, ost, bill, origErr string
 	for rows.Next() {
-		if err := rows.Scan(&a.Idx, &st, &a.DupOf, &ost, &a.Result, &a.Description, &a.AccountBank,
-			&a.AccountType, &bill, &a.Attempts, &a.HTTPStatus, &a.Error, &origErr); err != nil {
+		if err := rows.Scan(intCol{&a.Idx}, &st, intCol{&a.DupOf}, &ost, &a.Result, &a.Description, &a.AccountBank,
+			intCol{&a.AccountType}, &bill, intCol{&a.Attempts}, intCol{&a.HTTPStatus}, &a.Error, &origErr); err != nil {
 			return err
 		}
 		a.State, a.OrigState, a.Billing = State(st), State(ost), billing.Class(bill)

@@ -54,6 +54,25 @@ func (s State) Final() bool {
 	return false
 }
 
+// finalStates is the Final states as an SQL list.
+const finalStates = `'ok', 'not_found', 'card_not_exist', 'unknown_result', 'invalid', 'duplicate', 'cached'`
+
+// intCol scans an INTEGER column into an int. (database/sql scans into an
+// *int by formatting the int64 as text and parsing it back.)
+type intCol struct{ p *int }
+
+func (c intCol) Scan(v any) error {
+	switch x := v.(type) {
+	case int64:
+		*c.p = int(x)
+	case nil:
+		*c.p = 0
+	default:
+		return fmt.Errorf("checkpoint: integer column holds %T", v)
+	}
+	return nil
+}
+
 // Run describes the run a checkpoint belongs to: the input's fingerprint and
 // the settings that change answers. A checkpoint holds exactly one run.
 type Run struct {
@@ -387,7 +406,7 @@ func (s *Store) BeginAttempt(ctx context.Context, slots int) (n int, inDoubt int
 	if len(inflight) > 0 && last.Valid { // a journal without an attempt is not this run's
 		st, err := tx.PrepareContext(ctx, `INSERT INTO rows (idx, state, error, attempt_n) VALUES (?, ?, ?, ?)
 			ON CONFLICT(idx) DO UPDATE SET state = excluded.state, error = excluded.error
-			WHERE rows.state NOT IN ('ok', 'not_found', 'card_not_exist', 'unknown_result', 'invalid', 'duplicate', 'cached', 'in_doubt')`)
+			WHERE rows.state NOT IN (`+finalStates+`, 'in_doubt')`)
 		if err != nil {
 			return 0, 0, err
 		}
@@ -455,21 +474,18 @@ func (s *Store) Meta(ctx context.Context, key string) (string, error) {
 
 // Done returns the set of row indexes whose state is final.
 func (s *Store) Done(ctx context.Context) (*Bitset, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT idx, state FROM rows`)
+	rows, err := s.db.QueryContext(ctx, `SELECT idx FROM rows WHERE state IN (`+finalStates+`)`)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
 	b := &Bitset{}
 	var idx int
-	var st string
 	for rows.Next() {
-		if err := rows.Scan(&idx, &st); err != nil {
+		if err := rows.Scan(intCol{&idx}); err != nil {
 			return nil, err
 		}
-		if State(st).Final() {
-			b.Set(idx)
-		}
+		b.Set(idx)
 	}
 	return b, rows.Err()
 }

@@ -385,15 +385,16 @@ func (r *runner) dispatch(ctx context.Context, src Source, done *checkpoint.Bits
 	}
 	seen := make(map[uint64]int32, 1024)
 	// busy is the dispatcher's own time: everything but waiting for a free
-	// worker (submit blocks while every worker is busy).
+	// worker (submit blocks while the queue is full).
 	mark := time.Now()
 	defer func() { busy += time.Since(mark) }()
-	// The pool: cfg.Concurrency long-lived workers fed through an unbuffered
-	// channel, so a card is handed over only when a worker is free (the same
-	// back-pressure as a goroutine per card under errgroup's SetLimit,
-	// without starting and growing a goroutine for every card).
+	// The pool: cfg.Concurrency long-lived workers started through errgroup,
+	// fed through a channel that holds at most one card per worker, so the
+	// dispatcher stays a little ahead without waking for every card. A card
+	// still queued when the run stops is dropped unrecorded by process, as
+	// if it had not been read.
 	g, gctx := errgroup.WithContext(ctx)
-	jobs := make(chan job)
+	jobs := make(chan job, cfg.Concurrency)
 	for i := range cfg.Concurrency {
 		g.Go(func() error {
 			// Worker i owns journal slot i.
