@@ -24,17 +24,13 @@ func writeOutput(ctx context.Context, cfg *Config) (tally *checkpoint.Tally, err
 		return nil, err
 	}
 	defer src.Close()
-	header := src.Header()
-	width := len(header)
-	col := src.CardColumn()
-	outHeader := append(append([]string{}, header...), AnswerColumns...)
-	sink, err := cfg.CreateSink(outHeader, col)
+	rw, err := newRowWriter(cfg, src)
 	if err != nil {
 		return nil, err
 	}
 	defer func() {
 		if err != nil {
-			sink.Abort()
+			rw.sink.Abort()
 		}
 	}()
 	total := 0
@@ -53,25 +49,8 @@ func writeOutput(ctx context.Context, cfg *Config) (tally *checkpoint.Tally, err
 		return nil
 	}
 	emit := func(a *checkpoint.Answered) error {
-		out := make([]string, 0, width+len(AnswerColumns)+2)
-		out = append(out, row.fields...)
-		for len(out) < width {
-			out = append(out, "")
-		}
-		extra := []string(nil)
-		if len(out) > width {
-			// A ragged row longer than the header: keep its extra cells after
-			// the answer columns so the answer columns stay aligned.
-			extra = append(extra, out[width:]...)
-			out = out[:width]
-		}
-		if cfg.MaskOutput && col < len(out) {
-			out[col] = cardnum.Mask(cardnum.Normalize(out[col]))
-		}
-		out = append(out, answerCells(a)...)
-		out = append(out, extra...)
 		pending = false
-		return sink.Write(out)
+		return rw.write(row.fields, a)
 	}
 	skipped := &checkpoint.Answered{RowRecord: checkpoint.RowRecord{State: checkpoint.Skipped, Billing: billing.None,
 		Error: "not sent: the run stopped before this row"}, OrigState: checkpoint.Skipped}
@@ -122,7 +101,47 @@ func writeOutput(ctx context.Context, cfg *Config) (tally *checkpoint.Tally, err
 	if err != nil {
 		return nil, err
 	}
-	return tally, sink.Commit(cfg.decorate(sum))
+	return tally, rw.sink.Commit(cfg.decorate(sum))
+}
+
+// rowWriter writes output rows: the input's cells, then the answer columns.
+type rowWriter struct {
+	sink       Sink
+	width, col int // the input's header width and card column
+	mask       bool
+}
+
+// newRowWriter creates the sink for src's rows, header included.
+func newRowWriter(cfg *Config, src Source) (*rowWriter, error) {
+	header := src.Header()
+	outHeader := append(append([]string{}, header...), AnswerColumns...)
+	sink, err := cfg.CreateSink(outHeader, src.CardColumn())
+	if err != nil {
+		return nil, err
+	}
+	return &rowWriter{sink: sink, width: len(header), col: src.CardColumn(), mask: cfg.MaskOutput}, nil
+}
+
+// write writes one input row with its answer.
+func (rw *rowWriter) write(fields []string, a *checkpoint.Answered) error {
+	out := make([]string, 0, rw.width+len(AnswerColumns)+2)
+	out = append(out, fields...)
+	for len(out) < rw.width {
+		out = append(out, "")
+	}
+	extra := []string(nil)
+	if len(out) > rw.width {
+		// A ragged row longer than the header: keep its extra cells after
+		// the answer columns so the answer columns stay aligned.
+		extra = append(extra, out[rw.width:]...)
+		out = out[:rw.width]
+	}
+	if rw.mask && rw.col < len(out) {
+		out[rw.col] = cardnum.Mask(cardnum.Normalize(out[rw.col]))
+	}
+	out = append(out, answerCells(a)...)
+	out = append(out, extra...)
+	return rw.sink.Write(out)
 }
 
 // answerCells renders the answer columns of one row.

@@ -118,6 +118,9 @@ type Result struct {
 	Fatal *FatalError
 	// OutputWritten reports whether the output was (re)written.
 	OutputWritten bool
+	// OutputLive reports that the output was written as the rows settled,
+	// during the calls, rather than by a pass after them.
+	OutputLive bool
 	// Timings says where the attempt's time went.
 	Timings Timings
 

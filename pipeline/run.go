@@ -170,16 +170,35 @@ type runner struct {
 	fatalMu        sync.Mutex
 	fatal          *FatalError
 	cacheFlushed   chan struct{} // closed when the answers are in the cache; nil if no flush was started
+	live           *liveOutput   // the output written as rows settle; nil if not used
 }
 
 func (r *runner) stop(reason Outcome) {
 	r.stopOnce.Do(func() {
+		// Rows left unsent: the output is the final pass's.
+		r.live.abandon()
 		r.stopReason.Store(reason)
 		r.cancelDispatch()
 	})
 }
 
 func (r *runner) stopped() bool { return r.dctx.Err() != nil }
+
+// recordRow queues rec through the worker's journal slot sl (nil: directly)
+// and, when it is the row's last record of the attempt, hands it to the
+// live output.
+func (r *runner) recordRow(sl *checkpoint.Slot, rec checkpoint.RowRecord, call *checkpoint.CallRecord) error {
+	var err error
+	if sl != nil {
+		err = sl.Record(rec, call)
+	} else {
+		err = r.w.Record(rec, call)
+	}
+	if err == nil && settles(rec.State) {
+		r.live.settle(&rec)
+	}
+	return err
+}
 
 // Run enriches the input. It returns a Result for every run that got as far
 // as the checkpoint (whatever its outcome) and an error for what prevented
@@ -287,9 +306,20 @@ func runAttempt(ctx context.Context, cfg *Config, attempt int, res *Result) (Out
 
 	var readBusy time.Duration
 	var readErr error
+	liveUsed := false
 	if !allDone {
+		if done.Len() == 0 {
+			// Every row gets its record in this attempt: the output can be
+			// written as they settle.
+			r.live = startLiveOutput(ctx, cfg)
+		}
 		readBusy, readErr = r.dispatch(ctx, src, done)
 	}
+	defer func() {
+		if !liveUsed {
+			r.live.discard()
+		}
+	}()
 	defer func() {
 		if r.cacheFlushed != nil {
 			<-r.cacheFlushed
@@ -323,7 +353,14 @@ func runAttempt(ctx context.Context, cfg *Config, attempt int, res *Result) (Out
 	}
 	// Finished dispatching (or stopped at the budget): write the output.
 	t0 := time.Now()
-	if stamp, err := cfg.Store.Meta(ctx, outputStampKey); err != nil || !allDone || stamp == "" || stamp != cfg.outputStamp() {
+	if r.live != nil && r.stopReason.Load() == nil {
+		if liveUsed, err = r.commitLive(ctx, res); err != nil {
+			return "", err
+		}
+	}
+	if liveUsed {
+		cfg.Logger.Debug("output written as the rows settled")
+	} else if stamp, err := cfg.Store.Meta(ctx, outputStampKey); err != nil || !allDone || stamp == "" || stamp != cfg.outputStamp() {
 		tally, err := writeOutput(ctx, cfg)
 		if err != nil {
 			return "", err
@@ -443,7 +480,7 @@ func (r *runner) dispatch(ctx context.Context, src Source, done *checkpoint.Bits
 				break
 			}
 			if e, ok := hits[string(j.cacheMAC)]; ok {
-				if err := r.w.Record(checkpoint.RowRecord{Idx: j.idx, CardHMAC: j.mac, State: checkpoint.Cached,
+				if err := r.recordRow(nil, checkpoint.RowRecord{Idx: j.idx, CardHMAC: j.mac, State: checkpoint.Cached,
 					Result: e.Result, Description: e.Description, AccountBank: e.AccountBank, AccountType: e.AccountType,
 					Billing: billing.None, Error: "answered from the cache (obtained " + e.At.UTC().Format(time.RFC3339) + ")"}, nil); err != nil {
 					return err
@@ -481,7 +518,7 @@ loop:
 		digits, verr := validateRow(row, !cfg.NoLuhn)
 		if verr != nil {
 			if !done.Has(row.Index) {
-				if err := r.w.Record(checkpoint.RowRecord{Idx: row.Index, State: checkpoint.Invalid,
+				if err := r.recordRow(nil, checkpoint.RowRecord{Idx: row.Index, State: checkpoint.Invalid,
 					Description: "not sent: " + invalidReason(verr), Billing: billing.None, Error: verr.Error()}, nil); err != nil {
 					readErr = err
 					break loop
@@ -493,7 +530,7 @@ loop:
 		key, _ := cardnum.Key(digits)
 		if first, dup := seen[key]; dup {
 			if !done.Has(row.Index) {
-				if err := r.w.Record(checkpoint.RowRecord{Idx: row.Index, State: checkpoint.Duplicate,
+				if err := r.recordRow(nil, checkpoint.RowRecord{Idx: row.Index, State: checkpoint.Duplicate,
 					DupOf: int(first), Billing: billing.None}, nil); err != nil {
 					readErr = err
 					break loop
@@ -604,7 +641,7 @@ func (r *runner) process(ctx context.Context, j job, sl *checkpoint.Slot) error 
 				rec.State = checkpoint.Failed
 			}
 		}
-		return sl.Record(rec, nil)
+		return r.recordRow(sl, rec, nil)
 	}
 	for {
 		if r.stopped() {
@@ -675,10 +712,10 @@ func (r *runner) process(ctx context.Context, j job, sl *checkpoint.Slot) error 
 					cfg.Logger.Warn("could not save an answer to the cache", "error", err)
 				}
 			}
-			return sl.Record(rec, call)
+			return r.recordRow(sl, rec, call)
 		case cardapi.KindFatal:
 			rec.State, rec.Error = checkpoint.Failed, describe(out)
-			if err := sl.Record(rec, call); err != nil {
+			if err := r.recordRow(sl, rec, call); err != nil {
 				return err
 			}
 			r.fatalMu.Lock()
@@ -694,7 +731,7 @@ func (r *runner) process(ctx context.Context, j job, sl *checkpoint.Slot) error 
 			if out.Billing == billing.Unknown {
 				rec.Billing = billing.Unknown
 			}
-			return sl.Record(rec, call)
+			return r.recordRow(sl, rec, call)
 		}
 		// Retryable.
 		// The row shows its last call: a busy answer, or no answer at all.
@@ -720,10 +757,10 @@ func (r *runner) process(ctx context.Context, j job, sl *checkpoint.Slot) error 
 				rec.State = checkpoint.Failed
 			}
 			r.stats.finished.Add(1)
-			return sl.Record(rec, call)
+			return r.recordRow(sl, rec, call)
 		}
 		rec.State = checkpoint.Retrying
-		if err := sl.Record(rec, call); err != nil {
+		if err := r.recordRow(sl, rec, call); err != nil {
 			return err
 		}
 		// Not in flight while it waits: out of the journal once recorded.
@@ -743,6 +780,35 @@ func (r *runner) process(ctx context.Context, j job, sl *checkpoint.Slot) error 
 			return nil
 		}
 	}
+}
+
+// commitLive waits for the live output's last row and commits it, as
+// writeOutput would commit its own; false if it was abandoned.
+func (r *runner) commitLive(ctx context.Context, res *Result) (bool, error) {
+	cfg := r.cfg
+	total, tally, ok := r.live.finish()
+	if !ok {
+		return false, nil
+	}
+	sink := r.live.rw.sink
+	if err := cfg.Store.SetTotalRows(ctx, total); err != nil {
+		sink.Abort()
+		return false, err
+	}
+	sum, err := cfg.Store.SummaryFrom(ctx, tally)
+	if err != nil {
+		sink.Abort()
+		return false, err
+	}
+	if err := sink.Commit(cfg.decorate(sum)); err != nil {
+		return false, err
+	}
+	res.tally = tally
+	res.OutputWritten, res.OutputLive = true, true
+	if err := cfg.Store.SetMeta(ctx, outputStampKey, cfg.outputStamp()); err != nil {
+		return true, err
+	}
+	return true, nil
 }
 
 func (r *runner) releaseGate(latency time.Duration) {
