@@ -124,7 +124,8 @@ type Result struct {
 	// Timings says where the attempt's time went.
 	Timings Timings
 
-	tally *checkpoint.Tally // the rows once the attempt stopped writing them; nil if not counted
+	tally        *checkpoint.Tally // the rows once the attempt stopped writing them; nil if not counted
+	cacheFlushed chan struct{}     // closed once the run's answers are stored in the cache; nil if none
 }
 
 // Timings splits an attempt's wall time by stage. Read, Checkpoint and

@@ -169,8 +169,8 @@ type runner struct {
 	stopReason     atomic.Value // Outcome
 	fatalMu        sync.Mutex
 	fatal          *FatalError
-	cacheFlushed   chan struct{} // closed when the answers are in the cache; nil if no flush was started
-	live           *liveOutput   // the output written as rows settle; nil if not used
+	res            *Result
+	live           *liveOutput // the output written as rows settle; nil if not used
 }
 
 func (r *runner) stop(reason Outcome) {
@@ -224,6 +224,13 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	}
 	defer cfg.Store.SetMeta(context.WithoutCancel(ctx), RunningPIDKey, "")
 	res := &Result{InDoubtRecovered: inDoubt}
+	// The answers are stored in the cache while the rest of the run's end
+	// (output, summaries) goes on; Run returns once they are.
+	defer func() {
+		if res.cacheFlushed != nil {
+			<-res.cacheFlushed
+		}
+	}()
 	outcome, err := runAttempt(ctx, &cfg, attempt, res)
 	if err != nil {
 		// Record what we can; the checkpoint stays consistent either way.
@@ -262,7 +269,7 @@ func runAttempt(ctx context.Context, cfg *Config, attempt int, res *Result) (Out
 	}
 	r := &runner{cfg: cfg, w: w, pacer: NewPacer(cfg.Rate, cfg.Burst),
 		budget: newBudget(cfg.MaxCharged, prior.ChargedCalls+prior.InDoubt),
-		stats:  &Stats{}}
+		stats:  &Stats{}, res: res}
 	if cfg.Rate > 0 {
 		r.gate = newGate(r.pacer.Rate, cfg.Concurrency)
 	}
@@ -318,11 +325,6 @@ func runAttempt(ctx context.Context, cfg *Config, attempt int, res *Result) (Out
 	defer func() {
 		if !liveUsed {
 			r.live.discard()
-		}
-	}()
-	defer func() {
-		if r.cacheFlushed != nil {
-			<-r.cacheFlushed
 		}
 	}()
 	close(watchDone)
@@ -575,9 +577,10 @@ loop:
 	if cfg.Cache != nil {
 		// Storing this run's answers overlaps the output pass; runAttempt
 		// waits for it before it returns.
-		r.cacheFlushed = make(chan struct{})
+		flushed := make(chan struct{})
+		r.res.cacheFlushed = flushed
 		go func() {
-			defer close(r.cacheFlushed)
+			defer close(flushed)
 			if err := cfg.Cache.Flush(context.WithoutCancel(ctx)); err != nil {
 				cfg.Logger.Warn("could not save answers to the cache", "error", err)
 			}
