@@ -258,7 +258,7 @@ func TestInFlightRowsBecomeInDoubt(t *testing.T) {
 	}
 	sum, _ := st2.Summary(ctx)
 	if sum.InDoubt != 2 || sum.Attempts[0].Outcome != "killed" || sum.Attempts[0].InDoubt != 2 ||
-		sum.ByStatus[string(InDoubt)] != 2 || sum.ByStatus[string(Retrying)] != 1 {
+		sum.ByStatus[string(Failed)] != 3 || sum.ByStatus[string(InDoubt)] != 0 || sum.ByStatus[string(Retrying)] != 0 {
 		t.Fatalf("summary after crash: in_doubt %d, by status %v, attempts %+v", sum.InDoubt, sum.ByStatus, sum.Attempts)
 	}
 	done, _ := st2.Done(ctx)
