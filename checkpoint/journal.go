@@ -1,6 +1,7 @@
 package checkpoint
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"os"
@@ -48,7 +49,7 @@ func openJournal(path string) (*journal, []int, error) {
 			return nil, nil, err
 		}
 		for i := 0; i < int(n); i++ {
-			if v := *(*uint64)(unsafe.Pointer(&buf[i*slotSize])); v != 0 && v <= 1<<62 {
+			if v := binary.NativeEndian.Uint64(buf[i*slotSize:]); v != 0 && v <= 1<<62 {
 				rows = append(rows, int(v-1))
 			}
 		}
