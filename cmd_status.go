@@ -33,6 +33,10 @@ func (a *app) cmdStatus(ctx context.Context, args []string) int {
 		return exitUsage
 	}
 	store, err := checkpoint.OpenReadOnly(ctx, *path)
+	if errors.Is(err, checkpoint.ErrNotReady) {
+		fmt.Fprintf(a.stderr, "cardbatch status: %s holds no run yet\n", *path)
+		return exitFatal
+	}
 	if err != nil {
 		fmt.Fprintf(a.stderr, "cardbatch status: %s\n", redact(err.Error()))
 		return exitUsage

@@ -491,3 +491,36 @@ func TestFinalStatesSQL(t *testing.T) {
 		}
 	}
 }
+
+// TestOpenReadOnlyWhileBeingCreated: a checkpoint file a run has created but
+// not yet filled with its tables is "not ready", not "not a checkpoint";
+// a database with tables of its own is not a checkpoint.
+func TestOpenReadOnlyWhileBeingCreated(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	empty := filepath.Join(dir, "empty.db")
+	if err := os.WriteFile(empty, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := OpenReadOnly(ctx, empty); !errors.Is(err, ErrNotReady) {
+		t.Errorf("empty file: %v, want ErrNotReady", err)
+	}
+	partial := filepath.Join(dir, "partial.db")
+	db, err := OpenDB(ctx, partial, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.ExecContext(ctx, `CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := OpenReadOnly(ctx, partial); !errors.Is(err, ErrNotReady) {
+		t.Errorf("meta without the schema row: %v, want ErrNotReady", err)
+	}
+	if _, err := db.ExecContext(ctx, `CREATE TABLE customers (id INTEGER)`); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	if _, err := OpenReadOnly(ctx, partial); err == nil || errors.Is(err, ErrNotReady) || !strings.Contains(err.Error(), "not a cardbatch checkpoint") {
+		t.Errorf("a database of something else: %v, want not a cardbatch checkpoint", err)
+	}
+}

@@ -88,6 +88,11 @@ type Run struct {
 	FinishedAt   *time.Time
 }
 
+// ErrNotReady is returned by OpenReadOnly for a checkpoint whose run has
+// not finished creating it yet (an empty database, or one without all its
+// tables).
+var ErrNotReady = errors.New("the checkpoint is being created and holds no run yet")
+
 // Store is an open checkpoint database.
 type Store struct {
 	db       *sql.DB
@@ -239,10 +244,18 @@ func open(ctx context.Context, path string, readOnly bool) (*Store, error) {
 func (s *Store) init(ctx context.Context) error {
 	if s.readOnly {
 		var v string
-		if err := s.db.QueryRowContext(ctx, `SELECT value FROM meta WHERE key='schema'`).Scan(&v); err != nil {
-			return fmt.Errorf("not a cardbatch checkpoint: %w", err)
+		err := s.db.QueryRowContext(ctx, `SELECT value FROM meta WHERE key='schema'`).Scan(&v)
+		if err == nil {
+			return nil
 		}
-		return nil
+		// A run that has just started creates the file, then its tables,
+		// then the schema row: until then it holds nothing of its own.
+		var others int
+		if qerr := s.db.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_master
+			WHERE name NOT IN ('meta', 'run', 'attempts', 'rows') AND name NOT LIKE 'sqlite\_%' ESCAPE '\'`).Scan(&others); qerr == nil && others == 0 {
+			return ErrNotReady
+		}
+		return fmt.Errorf("not a cardbatch checkpoint: %w", err)
 	}
 	var bt int
 	if err := s.db.QueryRowContext(ctx, `PRAGMA busy_timeout`).Scan(&bt); err != nil {
