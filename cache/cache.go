@@ -157,12 +157,12 @@ func (c *Cache) Get(ctx context.Context, mac []byte, maxAge time.Duration) (Entr
 // starts on an empty cache has nothing to look up: every card it would look
 // up is the first of its kind in that run.
 func (c *Cache) Empty(ctx context.Context) (bool, error) {
-	var any int
-	err := c.db.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM answers)`).Scan(&any)
+	var exists int
+	err := c.db.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM answers)`).Scan(&exists)
 	if err != nil {
 		return false, fmt.Errorf("answer cache: %w", err)
 	}
-	return any == 0, nil
+	return exists == 0, nil
 }
 
 // GetManyBatch is the batch size whose query is prepared once.

@@ -197,14 +197,7 @@ func (s *Store) SummaryFrom(ctx context.Context, t *Tally) (*billing.Summary, er
 		} else if state != Skipped {
 			sum.Failed += n // busy, failed, pending, in_doubt: no final answer yet
 		}
-		// Rows by their output status: the internal states of rows still
-		// without a final answer show as "failed", as in the output.
-		key := string(state)
-		switch state {
-		case Pending, Retrying, InDoubt:
-			key = string(Failed)
-		}
-		sum.ByStatus[key] += n
+		sum.ByStatus[string(state.OutputStatus())] += n
 	}
 	run, err := s.LoadRun(ctx)
 	if err != nil {

@@ -54,6 +54,17 @@ func (s State) Final() bool {
 	return false
 }
 
+// OutputStatus is the output's `status` for a row in state s: the internal
+// states of a row without a final answer (Pending, Retrying, InDoubt) show
+// as Failed; every other state is its own status.
+func (s State) OutputStatus() State {
+	switch s {
+	case Pending, Retrying, InDoubt:
+		return Failed
+	}
+	return s
+}
+
 // finalStates is the Final states as an SQL list.
 const finalStates = `'ok', 'not_found', 'card_not_exist', 'unknown_result', 'invalid', 'duplicate', 'cached'`
 

@@ -94,14 +94,21 @@ func writeOutput(ctx context.Context, cfg *Config) (tally *checkpoint.Tally, err
 			return nil, err
 		}
 	}
+	return tally, commitOutput(ctx, cfg, rw.sink, total, tally)
+}
+
+// commitOutput records the input's row count and commits sink with the
+// billing summary (rows counted by tally). The caller aborts the sink on
+// an error before the commit.
+func commitOutput(ctx context.Context, cfg *Config, sink Sink, total int, tally *checkpoint.Tally) error {
 	if err := cfg.Store.SetTotalRows(ctx, total); err != nil {
-		return nil, err
+		return err
 	}
 	sum, err := cfg.Store.SummaryFrom(ctx, tally)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	return tally, rw.sink.Commit(cfg.decorate(sum))
+	return sink.Commit(cfg.decorate(sum))
 }
 
 // rowWriter writes output rows: the input's cells, then the answer columns.
@@ -150,11 +157,7 @@ func answerCells(a *checkpoint.Answered) []string {
 	if a.AccountType != 0 {
 		typ = strconv.Itoa(a.AccountType)
 	}
-	status := string(a.State)
-	switch a.State {
-	case checkpoint.Pending, checkpoint.Retrying, checkpoint.InDoubt:
-		status = string(checkpoint.Failed)
-	}
+	status := string(a.State.OutputStatus())
 	desc := a.Description
 	errText := a.Error
 	if a.State == checkpoint.Duplicate {

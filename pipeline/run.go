@@ -355,25 +355,34 @@ func runAttempt(ctx context.Context, cfg *Config, attempt int, res *Result) (Out
 	}
 	// Finished dispatching (or stopped at the budget): write the output.
 	t0 := time.Now()
+	var tally *checkpoint.Tally // of the output written now; nil if none
+	var outErr error
 	if r.live != nil && r.stopReason.Load() == nil {
-		if liveUsed, err = r.commitLive(ctx, res); err != nil {
-			return "", err
+		tally, outErr = r.commitLive(ctx)
+		liveUsed = tally != nil
+	}
+	switch {
+	case outErr != nil:
+	case liveUsed:
+		cfg.Logger.Debug("output written as the rows settled")
+	case !allDone:
+		tally, outErr = writeOutput(ctx, cfg)
+	default:
+		if stamp, err := cfg.Store.Meta(ctx, outputStampKey); err != nil || stamp == "" || stamp != cfg.outputStamp() {
+			tally, outErr = writeOutput(ctx, cfg)
+		} else {
+			cfg.Logger.Info("every row was already answered and the output is as last written: nothing to do", "output", cfg.OutputPath)
 		}
 	}
-	if liveUsed {
-		cfg.Logger.Debug("output written as the rows settled")
-	} else if stamp, err := cfg.Store.Meta(ctx, outputStampKey); err != nil || !allDone || stamp == "" || stamp != cfg.outputStamp() {
-		tally, err := writeOutput(ctx, cfg)
-		if err != nil {
-			return "", err
-		}
+	if outErr != nil {
+		return "", outErr
+	}
+	if tally != nil {
 		res.tally = tally
-		res.OutputWritten = true
+		res.OutputWritten, res.OutputLive = true, liveUsed
 		if err := cfg.Store.SetMeta(ctx, outputStampKey, cfg.outputStamp()); err != nil {
 			return "", err
 		}
-	} else {
-		cfg.Logger.Info("every row was already answered and the output is as last written: nothing to do", "output", cfg.OutputPath)
 	}
 	res.Timings.Output = time.Since(t0)
 	if res.tally == nil {
@@ -575,8 +584,8 @@ loop:
 		readErr = err
 	}
 	if cfg.Cache != nil {
-		// Storing this run's answers overlaps the output pass; runAttempt
-		// waits for it before it returns.
+		// Storing this run's answers overlaps the end of the run; Run waits
+		// for it before it returns.
 		flushed := make(chan struct{})
 		r.res.cacheFlushed = flushed
 		go func() {
@@ -786,32 +795,17 @@ func (r *runner) process(ctx context.Context, j job, sl *checkpoint.Slot) error 
 }
 
 // commitLive waits for the live output's last row and commits it, as
-// writeOutput would commit its own; false if it was abandoned.
-func (r *runner) commitLive(ctx context.Context, res *Result) (bool, error) {
-	cfg := r.cfg
+// writeOutput commits its own, returning the rows' Tally; nil if the live
+// output was abandoned (writeOutput then writes the output).
+func (r *runner) commitLive(ctx context.Context) (*checkpoint.Tally, error) {
 	total, tally, ok := r.live.finish()
 	if !ok {
-		return false, nil
+		return nil, nil
 	}
-	sink := r.live.rw.sink
-	if err := cfg.Store.SetTotalRows(ctx, total); err != nil {
-		sink.Abort()
-		return false, err
+	if err := commitOutput(ctx, r.cfg, r.live.rw.sink, total, tally); err != nil {
+		return nil, err // the deferred discard aborts the sink
 	}
-	sum, err := cfg.Store.SummaryFrom(ctx, tally)
-	if err != nil {
-		sink.Abort()
-		return false, err
-	}
-	if err := sink.Commit(cfg.decorate(sum)); err != nil {
-		return false, err
-	}
-	res.tally = tally
-	res.OutputWritten, res.OutputLive = true, true
-	if err := cfg.Store.SetMeta(ctx, outputStampKey, cfg.outputStamp()); err != nil {
-		return true, err
-	}
-	return true, nil
+	return tally, nil
 }
 
 func (r *runner) releaseGate(latency time.Duration) {
