@@ -22,6 +22,7 @@ import (
 	"cardbatch/cardapi"
 	"cardbatch/cardapi/sim"
 	"cardbatch/checkpoint"
+	"cardbatch/internal/cardkey"
 	"cardbatch/pipeline"
 	"cardbatch/sinks"
 	"cardbatch/sources"
@@ -326,7 +327,7 @@ func (a *app) run(ctx context.Context, f *runFlags, log *slog.Logger) (int, erro
 		return exitFatal, err
 	}
 	defer store.Close()
-	key, err := checkpoint.LoadKey(checkpoint.KeyPath(f.checkpoint), true)
+	key, err := cardkey.LoadKey(checkpoint.KeyPath(f.checkpoint), true)
 	if err != nil {
 		return exitFatal, err
 	}

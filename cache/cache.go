@@ -25,12 +25,13 @@ import (
 	"time"
 
 	"cardbatch/billing"
-	"cardbatch/checkpoint"
+	"cardbatch/internal/cardkey"
+	"cardbatch/internal/sqlitedb"
 )
 
 // Entry is one cached answer.
 type Entry struct {
-	MAC         []byte // checkpoint.Hasher digest of the card under the cache's key
+	MAC         []byte // cardkey.Hasher digest of the card under the cache's key
 	Result      string
 	Description string
 	AccountBank string
@@ -107,11 +108,11 @@ func Open(ctx context.Context, path string) (*Cache, error) {
 		return nil, fmt.Errorf("answer cache: %w (pass --cache FILE or --no-cache)", err)
 	}
 	f.Close()
-	key, err := checkpoint.LoadKey(path+".key", true)
+	key, err := cardkey.LoadKey(path+".key", true)
 	if err != nil {
 		return nil, fmt.Errorf("answer cache key: %w", err)
 	}
-	db, err := checkpoint.OpenDB(ctx, path, false)
+	db, err := sqlitedb.Open(ctx, path, false)
 	if err != nil {
 		return nil, fmt.Errorf("answer cache %s: %w", path, err)
 	}

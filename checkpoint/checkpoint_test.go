@@ -18,6 +18,8 @@ import (
 	"time"
 
 	"cardbatch/billing"
+	"cardbatch/internal/cardkey"
+	"cardbatch/internal/sqlitedb"
 )
 
 func openTemp(t *testing.T) (*Store, string) {
@@ -114,7 +116,7 @@ func TestWriterCountsAndSummary(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := NewHasher([]byte("0123456789abcdef0123"))
+	h := cardkey.NewHasher([]byte("0123456789abcdef0123"))
 	must := func(err error) {
 		t.Helper()
 		if err != nil {
@@ -413,11 +415,11 @@ func TestWriterConcurrentAndDurable(t *testing.T) {
 func TestKeyFile(t *testing.T) {
 	dir := t.TempDir()
 	p := filepath.Join(dir, "c.db.key")
-	t.Setenv(KeyEnv, "")
-	if _, err := LoadKey(p, false); err == nil {
+	t.Setenv(cardkey.KeyEnv, "")
+	if _, err := cardkey.LoadKey(p, false); err == nil {
 		t.Fatal("missing key without create must fail")
 	}
-	k1, err := LoadKey(p, true)
+	k1, err := cardkey.LoadKey(p, true)
 	if err != nil || len(k1) != 32 {
 		t.Fatal(k1, err)
 	}
@@ -425,20 +427,20 @@ func TestKeyFile(t *testing.T) {
 	if st.Mode().Perm() != 0o600 {
 		t.Fatalf("key mode %o", st.Mode().Perm())
 	}
-	k2, err := LoadKey(p, true)
+	k2, err := cardkey.LoadKey(p, true)
 	if err != nil || !bytes.Equal(k1, k2) {
 		t.Fatal("key must be stable", err)
 	}
 	os.Chmod(p, 0o644)
-	if _, err := LoadKey(p, true); err == nil || !strings.Contains(err.Error(), "chmod 600") {
+	if _, err := cardkey.LoadKey(p, true); err == nil || !strings.Contains(err.Error(), "chmod 600") {
 		t.Fatalf("readable key must be refused: %v", err)
 	}
-	t.Setenv(KeyEnv, "a-long-enough-secret-value")
-	k3, err := LoadKey(p, true)
+	t.Setenv(cardkey.KeyEnv, "a-long-enough-secret-value")
+	k3, err := cardkey.LoadKey(p, true)
 	if err != nil || string(k3) != "a-long-enough-secret-value" {
 		t.Fatal(k3, err)
 	}
-	if KeyCheck(k1) == KeyCheck(k3) {
+	if cardkey.KeyCheck(k1) == cardkey.KeyCheck(k3) {
 		t.Fatal("different keys must have different checks")
 	}
 }
@@ -449,7 +451,7 @@ func TestNoCardNumberStored(t *testing.T) {
 	startRun(t, s)
 	n, _, _ := s.BeginAttempt(ctx, 4)
 	w, _ := s.NewWriter(ctx, n)
-	h := NewHasher([]byte("0123456789abcdef0123"))
+	h := cardkey.NewHasher([]byte("0123456789abcdef0123"))
 	cards := []string{"6222020200112233445", "6228480402564890018", "4147202001234563"}
 	for i, c := range cards {
 		w.Record(RowRecord{Idx: i, CardHMAC: h.Sum(c), State: OK, Result: "0"}, &CallRecord{Billing: billing.Charged, Result: "0", HTTPStatus: 200})
@@ -506,7 +508,7 @@ func TestOpenReadOnlyWhileBeingCreated(t *testing.T) {
 		t.Errorf("empty file: %v, want ErrNotReady", err)
 	}
 	partial := filepath.Join(dir, "partial.db")
-	db, err := OpenDB(ctx, partial, false)
+	db, err := sqlitedb.Open(ctx, partial, false)
 	if err != nil {
 		t.Fatal(err)
 	}

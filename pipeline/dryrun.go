@@ -8,6 +8,7 @@ import (
 
 	"cardbatch/cardnum"
 	"cardbatch/checkpoint"
+	"cardbatch/internal/cardkey"
 )
 
 // Estimate is what a run would do, computed without sending anything.
@@ -60,9 +61,9 @@ func DryRun(ctx context.Context, cfg Config, price float64) (*Estimate, error) {
 	}
 	defer src.Close()
 	seen := make(map[uint64]struct{}, 1024)
-	var cacheHasher *checkpoint.Hasher
+	var cacheHasher *cardkey.Hasher
 	if cfg.Cache != nil {
-		cacheHasher = checkpoint.NewHasher(cfg.Cache.Key())
+		cacheHasher = cardkey.NewHasher(cfg.Cache.Key())
 	}
 	var macs [][]byte
 	// lookup counts the batch's cache hits and the calls for the rest.

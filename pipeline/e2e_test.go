@@ -23,6 +23,7 @@ import (
 	"cardbatch/cardapi/sim"
 	"cardbatch/cardnum"
 	"cardbatch/checkpoint"
+	"cardbatch/internal/cardkey"
 	"cardbatch/internal/testcards"
 	"cardbatch/pipeline"
 	"cardbatch/sinks"
@@ -94,7 +95,7 @@ func runOnce(t *testing.T, e *env, input string, o runOpts) (*pipeline.Result, e
 		t.Fatal(err)
 	}
 	defer store.Close()
-	key, err := checkpoint.LoadKey(checkpoint.KeyPath(o.checkpoint), true)
+	key, err := cardkey.LoadKey(checkpoint.KeyPath(o.checkpoint), true)
 	if err != nil {
 		t.Fatal(err)
 	}

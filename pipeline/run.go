@@ -23,6 +23,7 @@ import (
 	"cardbatch/cardapi"
 	"cardbatch/cardnum"
 	"cardbatch/checkpoint"
+	"cardbatch/internal/cardkey"
 	"cardbatch/sources"
 )
 
@@ -76,7 +77,7 @@ func prepareRun(ctx context.Context, cfg *Config) error {
 		return &UsageError{Msg: fmt.Sprintf("cannot read %s: %v", cfg.InputPath, err)}
 	}
 	settings, settingsHash := SettingsJSON(cfg.Settings)
-	keyCheck := checkpoint.KeyCheck(cfg.Key)
+	keyCheck := cardkey.KeyCheck(cfg.Key)
 	run, err := cfg.Store.LoadRun(ctx)
 	if err != nil {
 		return err
@@ -95,7 +96,7 @@ func prepareRun(ctx context.Context, cfg *Config) error {
 		case run.KeyCheck != keyCheck:
 			return &UsageError{Msg: fmt.Sprintf("the checkpoint %s was made with another row key (%s or $%s): "+
 				"restore that key to resume, or --restart to start over", cfg.Store.Path(),
-				checkpoint.KeyPath(cfg.Store.Path()), checkpoint.KeyEnv)}
+				checkpoint.KeyPath(cfg.Store.Path()), cardkey.KeyEnv)}
 		}
 		if run.InputPath != cfg.InputPath || !run.InputModTime.Equal(fp.ModTime) {
 			if err := cfg.Store.UpdateInput(ctx, cfg.InputPath, fp.ModTime); err != nil {
@@ -412,10 +413,10 @@ func runAttempt(ctx context.Context, cfg *Config, attempt int, res *Result) (Out
 // first fatal error (input, checkpoint); API fatals stop it through r.stop.
 func (r *runner) dispatch(ctx context.Context, src Source, done *checkpoint.Bitset) (busy time.Duration, err error) {
 	cfg := r.cfg
-	hasher := checkpoint.NewHasher(cfg.Key)
-	var cacheHasher *checkpoint.Hasher
+	hasher := cardkey.NewHasher(cfg.Key)
+	var cacheHasher *cardkey.Hasher
 	if cfg.Cache != nil {
-		cacheHasher = checkpoint.NewHasher(cfg.Cache.Key())
+		cacheHasher = cardkey.NewHasher(cfg.Cache.Key())
 	}
 	// lookup: whether cards are looked up in the cache. A cache that is
 	// empty now can only come to hold this run's own answers (and those of

@@ -76,6 +76,26 @@ type Row struct {
 	// the decimal point (spreadsheets keep 15 significant digits) or more
 	// than 15 significant digits. Card then holds the cell's raw value.
 	CardNumericUnsafe bool
+	// Cells are the row's cells as stored (XLSX only; nil for CSV, TSV and
+	// TXT), one per column up to the header's width, so that an XLSX output
+	// can write every original cell back with its type, style and formula.
+	Cells []Cell
+}
+
+// Cell is one XLSX cell as stored in the sheet.
+type Cell struct {
+	// Type is the cell's t attribute: "" or "n" (number), "s" (a shared
+	// string, already resolved into Value), "str" (a formula's string
+	// result), "inlineStr", "b" (boolean), "e" (error) or "d" (ISO date).
+	Type string
+	// Value is the raw stored value (a number as written in the XML, the
+	// text of a string); for a formula, its cached result.
+	Value string
+	// Formula is the cell's formula without the leading "=", "" if none.
+	Formula string
+	// Style is the cell's s attribute: an index into the workbook's cell
+	// formats (0 when absent).
+	Style int
 }
 
 // Input is an open source of rows. It is not safe for concurrent use.
