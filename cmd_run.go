@@ -339,7 +339,12 @@ func (a *app) run(ctx context.Context, f *runFlags, log *slog.Logger) (int, erro
 		mode |= 0o400
 	}
 	createSink := func(header []string, cardColumn int) (pipeline.Sink, error) {
-		return sinks.Create(sinks.Options{Path: f.output, Header: header, CardColumn: cardColumn, Mode: mode, TmpDir: tmpDir, StageDir: tmpDir})
+		out := append(append([]string{}, header...), sinks.AddedColumns...)
+		s, err := sinks.Create(sinks.Options{Path: f.output, Header: out, CardColumn: cardColumn, Mode: mode, TmpDir: tmpDir, StageDir: tmpDir})
+		if err != nil {
+			return nil, err
+		}
+		return sinks.Legacy(s, len(header), cardColumn, f.maskOutput), nil
 	}
 
 	// First SIGINT/SIGTERM: stop dispatching, finish in-flight calls, flush.
@@ -394,13 +399,6 @@ func (a *app) run(ctx context.Context, f *runFlags, log *slog.Logger) (int, erro
 			return exitInterrupted, nil
 		}
 		return exitFatal, err
-	}
-	if tm := res.Timings; tm.Total > 0 {
-		pct := func(d time.Duration) string {
-			return fmt.Sprintf("%s (%.0f%%)", d.Round(time.Millisecond), 100*d.Seconds()/tm.Total.Seconds())
-		}
-		log.Info("stage timings", "total", tm.Total.Round(time.Millisecond), "read", pct(tm.Read),
-			"checkpoint_writes", pct(tm.Checkpoint), "commits", tm.Commits, "http", pct(tm.HTTP), "output", pct(tm.Output))
 	}
 	if err := sinks.WriteSummaryJSON(f.summary, res.Summary, 0o600); err != nil {
 		return exitFatal, fmt.Errorf("write summary: %w", err)

@@ -26,7 +26,7 @@ func (s *Store) Scan(ctx context.Context, fn func(a *Answered) error) error {
 	rows, err := s.db.QueryContext(ctx, `SELECT r.idx, r.state, COALESCE(r.dup_of, -1),
 		COALESCE(o.state, r.state), COALESCE(o.result, r.result), COALESCE(o.description, r.description),
 		COALESCE(o.account_bank, r.account_bank), COALESCE(o.account_type, r.account_type),
-		r.billing, r.attempts, r.http_status, r.error, COALESCE(o.error, '')
+		r.billing, r.attempts, r.http_status, r.error, COALESCE(o.error, ''), COALESCE(o.answered_at, r.answered_at)
 		FROM rows r LEFT JOIN rows o ON r.state = 'duplicate' AND o.idx = r.dup_of
 		ORDER BY r.idx`)
 	if err != nil {
@@ -35,10 +35,15 @@ func (s *Store) Scan(ctx context.Context, fn func(a *Answered) error) error {
 	defer rows.Close()
 	var a Answered
 	var st, ost, bill, origErr string
+	var at int64
 	for rows.Next() {
 		if err := rows.Scan(intCol{&a.Idx}, &st, intCol{&a.DupOf}, &ost, &a.Result, &a.Description, &a.AccountBank,
-			intCol{&a.AccountType}, &bill, intCol{&a.Attempts}, intCol{&a.HTTPStatus}, &a.Error, &origErr); err != nil {
+			intCol{&a.AccountType}, &bill, intCol{&a.Attempts}, intCol{&a.HTTPStatus}, &a.Error, &origErr, &at); err != nil {
 			return err
+		}
+		a.At = time.Time{}
+		if at != 0 {
+			a.At = time.Unix(at, 0).UTC()
 		}
 		a.State, a.OrigState, a.Billing = State(st), State(ost), billing.Class(bill)
 		if a.State == Duplicate && a.Error == "" && !a.OrigState.Final() {

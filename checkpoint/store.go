@@ -153,7 +153,8 @@ CREATE TABLE IF NOT EXISTS rows (
 	attempts     INTEGER NOT NULL DEFAULT 0,
 	http_status  INTEGER NOT NULL DEFAULT 0,
 	error        TEXT NOT NULL DEFAULT '',
-	attempt_n    INTEGER NOT NULL DEFAULT 0
+	attempt_n    INTEGER NOT NULL DEFAULT 0,
+	answered_at  INTEGER NOT NULL DEFAULT 0
 );
 `
 
@@ -226,6 +227,9 @@ func (s *Store) init(ctx context.Context) error {
 	}
 	if _, err := s.db.ExecContext(ctx, schema); err != nil {
 		return fmt.Errorf("create schema: %w", err)
+	}
+	if err := addAnsweredAt(ctx, s.db); err != nil {
+		return fmt.Errorf("upgrade schema: %w", err)
 	}
 	var v string
 	err := s.db.QueryRowContext(ctx, `SELECT value FROM meta WHERE key='schema'`).Scan(&v)
@@ -485,6 +489,9 @@ func (b *Bitset) Has(i int) bool {
 // Len returns the number of members.
 func (b *Bitset) Len() int {
 	n := 0
+	if b == nil {
+		return 0
+	}
 	for _, w := range b.w {
 		for ; w != 0; w &= w - 1 {
 			n++

@@ -28,6 +28,7 @@ type RowRecord struct {
 	Attempts    int // calls made for this row in this run, all attempts
 	HTTPStatus  int
 	Error       string
+	At          time.Time // when the answer was obtained (zero when none)
 }
 
 // CallRecord is the billing of one call, counted into the attempt.
@@ -320,12 +321,12 @@ func (w *Writer) loop() {
 }
 
 const upsertRow = `INSERT INTO rows (idx, card_hmac, state, dup_of, result, description, account_bank, account_type,
-	billing, attempts, http_status, error, attempt_n) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+	billing, attempts, http_status, error, attempt_n, answered_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 	ON CONFLICT(idx) DO UPDATE SET card_hmac = COALESCE(excluded.card_hmac, card_hmac), state = excluded.state,
 	dup_of = excluded.dup_of, result = excluded.result, description = excluded.description,
 	account_bank = excluded.account_bank, account_type = excluded.account_type, billing = excluded.billing,
 	attempts = excluded.attempts, http_status = excluded.http_status, error = excluded.error,
-	attempt_n = excluded.attempt_n`
+	attempt_n = excluded.attempt_n, answered_at = excluded.answered_at`
 
 const updateCounts = `UPDATE attempts SET api_calls = ?, charged_calls = ?, free_calls = ?, in_doubt = ?,
 	unknown_calls = ?, by_result = ?, by_status = ? WHERE n = ?`
@@ -356,7 +357,7 @@ func (w *Writer) commit(batch []op) (err error) {
 				bill = billing.None
 			}
 			if _, err := w.upStmt.ExecContext(ctx, r.Idx, r.CardHMAC, string(r.State), dup, r.Result, r.Description,
-				r.AccountBank, r.AccountType, string(bill), r.Attempts, r.HTTPStatus, r.Error, w.attempt); err != nil {
+				r.AccountBank, r.AccountType, string(bill), r.Attempts, r.HTTPStatus, r.Error, w.attempt, unixOrZero(r.At)); err != nil {
 				return err
 			}
 		}

@@ -2,13 +2,15 @@ package pipeline
 
 import (
 	"context"
-	"errors"
-	"io"
+	"sync/atomic"
 	"time"
 
-	"cardbatch/cardnum"
+	"cardbatch/billing"
+	"cardbatch/cache"
+	"cardbatch/cardapi"
 	"cardbatch/checkpoint"
-	"cardbatch/internal/cardkey"
+	"cardbatch/sinks"
+	"cardbatch/sources"
 )
 
 // Estimate is what a run would do, computed without sending anything.
@@ -27,102 +29,91 @@ type Estimate struct {
 	Note        string        `json:"note,omitempty"`
 }
 
-// DryRun reads and validates the whole input, dedupes it and consults the
-// checkpoint (when Store is set and holds a run of the same input and
-// settings), and says what a run would send. It sends nothing and writes
-// nothing.
+// DryRun is the run's own pipeline with a caller that sends nothing, a
+// checkpoint that keeps nothing and no output: it reads and validates the
+// whole input, dedupes it, consults the checkpoint (when Store holds a run
+// of the same input and settings) and the answer cache, and counts the
+// calls a run would make.
 func DryRun(ctx context.Context, cfg Config, price float64) (*Estimate, error) {
 	cfg.defaults()
-	est := &Estimate{Price: price}
-	var done *checkpoint.Bitset
-	if cfg.Store != nil {
-		run, err := cfg.Store.LoadRun(ctx)
-		if err != nil {
-			return nil, err
-		}
-		if run != nil {
-			fp, err := FingerprintFile(cfg.InputPath)
-			if err != nil {
-				return nil, err
-			}
-			_, sh := SettingsJSON(cfg.Settings)
-			if run.InputHash == fp.Hash && run.SettingsHash == sh {
-				if done, err = cfg.Store.Done(ctx); err != nil {
-					return nil, err
-				}
-			} else {
-				est.Note = "the checkpoint holds a run over another input or settings: a run would need --restart"
-			}
-		}
+	rate := cfg.Rate
+	caller := &dryCaller{}
+	cfg.Caller, cfg.Rate, cfg.MaxCharged, cfg.Progress, cfg.Stop = caller, 0, -1, nil, nil
+	if cfg.Cache != nil {
+		cfg.Cache = readOnlyCache{cfg.Cache}
 	}
+	est := &Estimate{Price: price}
+	done, note, err := dryRunDone(ctx, &cfg)
+	if err != nil {
+		return nil, err
+	}
+	est.Note = note
+	r := newRunner(&cfg, nopRecorder{}, 0)
 	src, err := cfg.OpenSource(ctx)
 	if err != nil {
 		return nil, err
 	}
 	defer src.Close()
-	seen := make(map[uint64]struct{}, 1024)
-	var cacheHasher *cardkey.Hasher
-	if cfg.Cache != nil {
-		cacheHasher = cardkey.NewHasher(cfg.Cache.Key())
+	var prior *priorRows
+	if done.Len() > 0 {
+		prior = openPrior(ctx, cfg.Store, done)
+		defer prior.close()
 	}
-	var macs [][]byte
-	// lookup counts the batch's cache hits and the calls for the rest.
-	lookup := func() error {
-		if len(macs) == 0 {
-			return nil
-		}
-		hits, err := cfg.Cache.GetMany(ctx, macs, cfg.CacheTTL)
-		if err != nil {
-			return err
-		}
-		est.CacheHits += len(hits)
-		est.Calls += len(macs) - len(hits)
-		macs = macs[:0]
-		return nil
-	}
-	for {
-		row, err := src.Next(ctx)
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			return nil, err
-		}
-		est.Rows++
-		digits, verr := validateRow(row, !cfg.NoLuhn)
-		if verr != nil {
-			est.Invalid++
-			continue
-		}
-		key, _ := cardnum.Key(digits)
-		if _, dup := seen[key]; dup {
-			est.Duplicates++
-			continue
-		}
-		seen[key] = struct{}{}
-		if done.Has(row.Index) {
-			est.AlreadyDone++
-			continue
-		}
-		if cacheHasher != nil {
-			macs = append(macs, cacheHasher.Sum(cfg.CacheNamespace+"\x00"+digits))
-			if len(macs) == cacheBatch {
-				if err := lookup(); err != nil {
-					return nil, err
-				}
-			}
-			continue
-		}
-		est.Calls++
-	}
-	if err := lookup(); err != nil {
+	c, err := r.execute(ctx, src, nopSink{}, newPreparer(r, done, r.cacheLookups(ctx)), prior, nil)
+	if err != nil {
 		return nil, err
 	}
+	t := c.tally.ByState
+	est.Rows, est.Invalid, est.Duplicates = c.rows, t[checkpoint.Invalid], t[checkpoint.Duplicate]
+	est.AlreadyDone, est.CacheHits = int(r.stats.before.Load()), t[checkpoint.Cached]
+	est.Calls = int(caller.calls.Load())
 	est.MaxCharged = est.Calls
-	if cfg.Rate > 0 {
-		est.Duration = time.Duration(float64(est.Calls) / cfg.Rate * float64(time.Second))
+	if rate > 0 {
+		est.Duration = time.Duration(float64(est.Calls) / rate * float64(time.Second))
 		est.Seconds = est.Duration.Seconds()
 	}
 	est.Cost = float64(est.MaxCharged) * price
 	return est, nil
 }
+
+// dryRunDone returns the rows the checkpoint already answered, when it
+// holds a run of this input and these settings.
+func dryRunDone(ctx context.Context, cfg *Config) (*checkpoint.Bitset, string, error) {
+	if cfg.Store == nil {
+		return nil, "", nil
+	}
+	run, err := cfg.Store.LoadRun(ctx)
+	if err != nil || run == nil {
+		return nil, "", err
+	}
+	fp, err := QuickFingerprint(cfg.InputPath)
+	if err != nil {
+		return nil, "", err
+	}
+	if sameRun(ctx, cfg, run, fp) != nil {
+		return nil, "the checkpoint holds a run over another input or settings: a run would need --restart", nil
+	}
+	done, err := cfg.Store.Done(ctx)
+	return done, "", err
+}
+
+// dryCaller sends nothing; it counts the calls a run would make.
+type dryCaller struct{ calls atomic.Int64 }
+
+func (d *dryCaller) Check(context.Context, string) cardapi.Outcome {
+	d.calls.Add(1)
+	return cardapi.Outcome{Kind: cardapi.KindAnswer, Billing: billing.None}
+}
+
+// readOnlyCache is a cache that is looked up but keeps nothing.
+type readOnlyCache struct{ AnswerCache }
+
+func (readOnlyCache) Put(context.Context, cache.Entry) error { return nil }
+func (readOnlyCache) Flush(context.Context) error            { return nil }
+
+// nopSink writes nothing.
+type nopSink struct{}
+
+func (nopSink) Write(sources.Row, sinks.Answer) error { return nil }
+func (nopSink) Commit(*billing.Summary) error         { return nil }
+func (nopSink) Abort() error                          { return nil }

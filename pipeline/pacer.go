@@ -3,6 +3,7 @@ package pipeline
 import (
 	"context"
 	"math"
+	"math/rand/v2"
 	"sync"
 	"time"
 
@@ -23,6 +24,11 @@ import (
 // never stack). While calls succeed the rate climbs back additively, never
 // above the configured maximum.
 type Pacer struct {
+	// RetryBase and RetryMax shape the backoff between attempts of one
+	// call: RetryBase·2^(n-1), capped at RetryMax, plus up to RetryBase of
+	// jitter.
+	RetryBase, RetryMax time.Duration
+
 	lim   *rate.Limiter // nil when unlimited
 	max   float64       // configured rate, 0 = unlimited
 	floor float64
@@ -57,7 +63,7 @@ const (
 // NewPacer returns a pacer at ratePerSec calls per second with the given
 // burst; ratePerSec <= 0 means unlimited (no bucket, no pauses).
 func NewPacer(ratePerSec float64, burst int) *Pacer {
-	p := &Pacer{max: ratePerSec, cur: ratePerSec, now: time.Now}
+	p := &Pacer{max: ratePerSec, cur: ratePerSec, now: time.Now, RetryBase: time.Second, RetryMax: 16 * time.Second}
 	if ratePerSec > 0 {
 		if burst < 1 {
 			burst = 1
@@ -66,6 +72,60 @@ func NewPacer(ratePerSec float64, burst int) *Pacer {
 		p.floor = math.Max(ratePerSec/50, 0.2)
 	}
 	return p
+}
+
+// Verdict is what one attempt of a call says about the next.
+type Verdict struct {
+	Retry      bool          // the outcome is worth another attempt
+	TooMany    bool          // the API answered 429: pace every caller
+	RetryAfter time.Duration // the server's Retry-After, 0 when none
+}
+
+// Call is the one entry point for pacing and retries: it runs attempt until
+// a Verdict says not to retry or retries more attempts have followed the
+// first. Before every attempt it waits for the shared pause and a token;
+// between attempts it sleeps the backoff, or what a 429 asks. attempt's
+// argument says that no retry will follow, whatever it returns. Call
+// returns ctx's error if ctx ends before an attempt could start, else nil.
+func (p *Pacer) Call(ctx context.Context, retries int, attempt func(last bool) Verdict) error {
+	for n := 1; ; n++ {
+		if err := p.Wait(ctx); err != nil {
+			return err
+		}
+		v := attempt(n > retries)
+		if !v.Retry || n > retries {
+			if v.TooMany {
+				p.TooMany(v.RetryAfter)
+			} else {
+				p.Success()
+			}
+			return nil
+		}
+		delay := p.backoff(n)
+		if v.TooMany {
+			delay = p.TooMany(v.RetryAfter)
+		} else {
+			p.Success()
+			delay = max(delay, v.RetryAfter)
+		}
+		t := time.NewTimer(delay)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		}
+	}
+}
+
+// backoff returns the delay before retry n (n >= 1).
+func (p *Pacer) backoff(n int) time.Duration {
+	d := p.RetryBase
+	for i := 1; i < n && d < p.RetryMax; i++ {
+		d *= 2
+	}
+	d = min(d, p.RetryMax)
+	return d + time.Duration(rand.Int64N(int64(p.RetryBase)+1))
 }
 
 // Wait blocks until the shared pause (if any) is over and the bucket has a

@@ -1,13 +1,20 @@
-// Package pipeline runs an enrichment: read -> normalise/validate -> dedupe
-// -> (checkpoint says done?) -> rate-limited bounded pool -> record, then
-// writes the output in input order from the checkpoint.
+// Package pipeline runs an enrichment as one pipeline of stages joined by
+// channels (read.go -> prepare.go -> call.go -> collect.go):
 //
-// It owns the interfaces it consumes (Source, Sink, cardapi.Caller); the
-// packages that implement them know nothing of each other. Per-row failures
-// are data: they are recorded and written out. Only fatal errors (the API
-// refusing the token or the balance, the checkpoint, the sink, the input)
-// end a run, and then dispatch stops, in-flight calls finish, and the
-// checkpoint is flushed so that the same command resumes.
+//	read     rows from the Source, in input order, each carrying its cells
+//	prepare  normalise, validate, dedupe, skip what the checkpoint already
+//	         answered, look the rest up in the answer cache
+//	call     a bounded pool of workers; pacing and retries are one concern
+//	         with one entry point (Pacer.Call) over x/time/rate
+//	collect  one goroutine takes the rows back in input order as they
+//	         settle, records them in the checkpoint and writes the output
+//
+// A dry run is the same pipeline with a caller that sends nothing and a
+// checkpoint and output that keep nothing. Per-row failures are data: they
+// are recorded and written out. Only fatal errors (the API refusing the
+// token or the balance, the checkpoint, the sink, the input) end a run;
+// then dispatch stops, calls in flight finish, and the checkpoint is
+// flushed so that the same command resumes.
 package pipeline
 
 import (
@@ -20,11 +27,14 @@ import (
 	"cardbatch/cache"
 	"cardbatch/cardapi"
 	"cardbatch/checkpoint"
+	"cardbatch/sinks"
 	"cardbatch/sources"
 )
 
-// Source is the input, read in order. Next returns io.EOF after the last
-// row and never a row and an error together.
+// Source is the input, read in order. Next blocks until the next row is
+// read; it returns io.EOF after the last row and never a row and an error
+// together. TotalHint is the number of data rows when known cheaply, else
+// a value < 0.
 type Source interface {
 	Header() []string
 	CardColumn() int
@@ -36,7 +46,7 @@ type Source interface {
 // Sink receives the output rows in input order; nothing is visible until
 // Commit, and Abort leaves any earlier output untouched.
 type Sink interface {
-	Write(fields []string) error
+	Write(row sources.Row, a sinks.Answer) error
 	Commit(sum *billing.Summary) error
 	Abort() error
 }
@@ -56,18 +66,14 @@ type AnswerCache interface {
 	Flush(ctx context.Context) error
 }
 
-// AnswerColumns are the columns appended to every output row (cli.md).
-var AnswerColumns = []string{"result", "description", "account_bank", "account_type",
-	"account_type_name", "billing", "status", "error"}
-
 // Config is everything a run needs. The zero value of optional fields means
 // the documented default.
 type Config struct {
 	InputPath  string                                              // the input file (for its fingerprint)
-	OpenSource func(ctx context.Context) (Source, error)           // opens the input afresh (it is read twice)
+	OpenSource func(ctx context.Context) (Source, error)           // opens the input (once per run)
 	CreateSink func(header []string, cardColumn int) (Sink, error) // creates the output
 	OutputPath string                                              // the output file, to tell whether it is still as written
-	Store      *checkpoint.Store                                   // the checkpoint, open read-write (nil for a dry run without one)
+	Store      *checkpoint.Store                                   // the checkpoint, open read-write (read only by a dry run; may be nil there)
 	Key        []byte                                              // the HMAC key for row keys
 	Caller     cardapi.Caller                                      // makes one API call
 	Settings   map[string]string                                   // settings that change answers (a change refuses to resume)
@@ -118,27 +124,6 @@ type Result struct {
 	Fatal *FatalError
 	// OutputWritten reports whether the output was (re)written.
 	OutputWritten bool
-	// OutputLive reports that the output was written as the rows settled,
-	// during the calls, rather than by a pass after them.
-	OutputLive bool
-	// Timings says where the attempt's time went.
-	Timings Timings
-
-	tally        *checkpoint.Tally // the rows once the attempt stopped writing them; nil if not counted
-	cacheFlushed chan struct{}     // closed once the run's answers are stored in the cache; nil if none
-}
-
-// Timings splits an attempt's wall time by stage. Read, Checkpoint and
-// Output are busy times of single goroutines, so each can be compared with
-// Total directly; HTTP is the summed latency of all calls divided by the
-// concurrency (the wall time the pool spent waiting on the API).
-type Timings struct {
-	Total      time.Duration
-	Read       time.Duration // dispatcher: reading, normalising, validating, deduping the input
-	Checkpoint time.Duration // the writer goroutine committing
-	Commits    int64
-	HTTP       time.Duration
-	Output     time.Duration // the second pass: merging input and checkpoint into the output
 }
 
 // FatalError is a fatal API answer: the run stops and resumes later.

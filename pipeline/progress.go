@@ -1,14 +1,18 @@
 package pipeline
 
 import (
+	"context"
 	"sync/atomic"
 	"time"
+
+	"cardbatch/billing"
+	"cardbatch/cardapi"
 )
 
 // Progress is a snapshot of a run's counters for display.
 type Progress struct {
-	Total   int64 // data rows, -1 when not known up front
-	Done    int64 // rows with a settled state in this attempt plus rows final before it
+	Total   int64 // data rows, -1 when not known yet
+	Done    int64 // rows settled in this attempt plus rows final before it
 	Calls   int64 // API calls sent by this attempt
 	Charged int64 // charged calls, all attempts
 	Elapsed time.Duration
@@ -21,43 +25,40 @@ type Reporter interface {
 	Update(p Progress)
 }
 
-// Stats are the counters the workers bump: atomics only, no locks and no
+// Stats are the counters the stages bump: atomics only, no locks and no
 // display code in the hot path.
 type Stats struct {
-	total, read, finished, doneBefore, calls, charged atomic.Int64
-	latency                                           atomic.Int64 // summed call latency, ns
-	start                                             time.Time
+	total, read, finished, before, calls, charged atomic.Int64
+	start                                         time.Time
+}
+
+// countCall counts one call that was sent (or may have been).
+func (s *Stats) countCall(o cardapi.Outcome) {
+	if o.Billing == billing.None {
+		return // never sent
+	}
+	s.calls.Add(1)
+	if o.Kind == cardapi.KindAnswer && o.Billing.CountsAsCharged() {
+		s.charged.Add(1)
+	}
 }
 
 func (s *Stats) snapshot(final bool) Progress {
-	return Progress{Total: s.total.Load(), Done: s.finished.Load() + s.doneBefore.Load(),
+	return Progress{Total: s.total.Load(), Done: s.finished.Load() + s.before.Load(),
 		Calls: s.calls.Load(), Charged: s.charged.Load(), Elapsed: time.Since(s.start), Final: final}
 }
 
-// startProgress runs the reporter until the returned function is called.
-func (r *runner) startProgress() (stop func()) {
-	rep := r.cfg.Progress
-	if rep == nil {
-		return func() {}
-	}
-	quit := make(chan struct{})
-	finished := make(chan struct{})
-	go func() {
-		defer close(finished)
-		t := time.NewTicker(250 * time.Millisecond)
-		defer t.Stop()
-		for {
-			select {
-			case <-t.C:
-				rep.Update(r.stats.snapshot(false))
-			case <-quit:
-				rep.Update(r.stats.snapshot(true))
-				return
-			}
+// report runs rep until ctx ends, then gives it the final snapshot.
+func report(ctx context.Context, rep Reporter, st *Stats) {
+	t := time.NewTicker(250 * time.Millisecond)
+	defer t.Stop()
+	for {
+		select {
+		case <-t.C:
+			rep.Update(st.snapshot(false))
+		case <-ctx.Done():
+			rep.Update(st.snapshot(true))
+			return
 		}
-	}()
-	return func() {
-		close(quit)
-		<-finished
 	}
 }
