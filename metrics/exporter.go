@@ -140,7 +140,9 @@ func (e *Exporter) Run(ctx context.Context) error {
 		case <-writeC:
 			e.report(e.WriteFile())
 		case <-pushC:
-			e.report(e.Push(ctx))
+			if err := e.Push(ctx); ctx.Err() == nil {
+				e.report(err) // a push cut short by the end is retried by the final flush
+			}
 		}
 	}
 }
