@@ -144,7 +144,8 @@ func (w *Writer) Slot(i int) *Slot { return &Slot{w: w, i: i} }
 
 // Begin puts row idx in the slot before a call for it may leave. It first
 // waits until the slot's previous record is committed (the row that was
-// there is then safe to forget).
+// there is then safe to forget). After a write error it returns that error and the
+// call must not leave.
 func (sl *Slot) Begin(ctx context.Context, idx int) error {
 	if sl.open {
 		return fmt.Errorf("checkpoint: journal slot %d still holds a row whose call has no record", sl.i)
@@ -171,6 +172,7 @@ func (sl *Slot) Record(r RowRecord, c *CallRecord) error {
 // End empties the slot once its last record is committed. A row whose call
 // was sent and never recorded (the run was stopped hard mid-call) stays in
 // the journal: the next run counts it in doubt.
+// After a write error it returns that error and leaves the journal as is.
 func (sl *Slot) End(ctx context.Context) error {
 	if err := sl.w.Err(); err != nil {
 		return err
