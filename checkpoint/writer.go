@@ -49,17 +49,20 @@ type op struct {
 // Writer owns every write of a run. Record never blocks for long (it blocks
 // only while the queue is full); Flush blocks until what was queued before
 // it is committed. Workers that make calls record through their Slot. All
-// methods are safe for concurrent use. After a write error every method
-// returns it and nothing more is written.
+// methods are safe for concurrent use. After a write error (a failed commit
+// or journal write: a full disk, say) nothing more is written, and every
+// method, including those already waiting, returns that error at once.
 type Writer struct {
-	s       *Store
-	attempt int
-	ops     chan op
-	done    chan struct{}
-	mu      sync.Mutex
-	err     error
-	closed  bool
-	closeMu sync.RWMutex // held for reading while sending, for writing by Close
+	s        *Store
+	attempt  int
+	ops      chan op
+	done     chan struct{} // closed when the writer goroutine has stopped
+	failed   chan struct{} // closed when err is set
+	failOnce sync.Once
+	mu       sync.Mutex
+	err      error
+	closed   bool
+	closeMu  sync.RWMutex // held for reading while sending, for writing by Close
 
 	// conn is the writer's own connection, with its statements prepared once.
 	conn          *sql.Conn
@@ -83,7 +86,7 @@ func (s *Store) NewWriter(ctx context.Context, attempt int) (*Writer, error) {
 	if s.journal == nil {
 		return nil, errNoJournal
 	}
-	w := &Writer{s: s, attempt: attempt, ops: make(chan op, 4096), done: make(chan struct{}),
+	w := &Writer{s: s, attempt: attempt, ops: make(chan op, 4096), done: make(chan struct{}), failed: make(chan struct{}),
 		byResult: map[string]int64{}, byStatus: map[string]int64{},
 		durable: make([]atomic.Uint64, s.journal.slots), wake: make([]chan struct{}, s.journal.slots)}
 	for i := range w.wake {
@@ -142,7 +145,8 @@ func (w *Writer) Slot(i int) *Slot { return &Slot{w: w, i: i} }
 
 // Begin puts row idx in the slot before a call for it may leave. It first
 // waits until the slot's previous record is committed (the row that was
-// there is then safe to forget).
+// there is then safe to forget). After a write error it returns that error and the
+// call must not leave.
 func (sl *Slot) Begin(ctx context.Context, idx int) error {
 	if sl.open {
 		return fmt.Errorf("checkpoint: journal slot %d still holds a row whose call has no record", sl.i)
@@ -150,7 +154,9 @@ func (sl *Slot) Begin(ctx context.Context, idx int) error {
 	if err := sl.wait(ctx); err != nil {
 		return err
 	}
-	sl.w.s.journal.set(sl.i, idx)
+	if err := sl.w.s.journal.set(sl.i, idx); err != nil {
+		return sl.w.fail(err)
+	}
 	sl.open, sl.inUse = true, true
 	return nil
 }
@@ -167,24 +173,39 @@ func (sl *Slot) Record(r RowRecord, c *CallRecord) error {
 // End empties the slot once its last record is committed. A row whose call
 // was sent and never recorded (the run was stopped hard mid-call) stays in
 // the journal: the next run counts it in doubt.
+// After a write error it returns that error and leaves the journal as is.
 func (sl *Slot) End(ctx context.Context) error {
+	if err := sl.w.Err(); err != nil {
+		return err
+	}
 	if !sl.inUse || sl.open {
 		return nil
 	}
 	if err := sl.wait(ctx); err != nil {
 		return err
 	}
-	sl.w.s.journal.clear(sl.i)
+	if err := sl.w.s.journal.clear(sl.i); err != nil {
+		return sl.w.fail(err)
+	}
 	sl.inUse = false
 	return nil
 }
 
-// wait returns once every record queued through the slot is committed.
+// wait returns once every record queued through the slot is committed, or
+// the writer's error as soon as it fails.
 func (sl *Slot) wait(ctx context.Context) error {
 	w := sl.w
+	if sl.i < 0 || sl.i >= len(w.durable) {
+		return fmt.Errorf("checkpoint: journal slot %d out of range (%d slots)", sl.i, len(w.durable))
+	}
+	if err := w.Err(); err != nil {
+		return err
+	}
 	for w.durable[sl.i].Load() < sl.seq {
 		select {
 		case <-w.wake[sl.i]:
+		case <-w.failed:
+			return w.Err()
 		case <-w.done:
 			if w.durable[sl.i].Load() >= sl.seq {
 				return nil
@@ -206,12 +227,40 @@ func (w *Writer) Flush() error {
 	if err := w.send(op{ack: ack, slot: -1}); err != nil {
 		return err
 	}
-	return <-ack
+	select {
+	case err := <-ack:
+		return err
+	case <-w.failed:
+		return w.Err()
+	case <-w.done: // stopped: the flush was answered, or never will be
+		select {
+		case err := <-ack:
+			return err
+		default:
+		}
+		if err := w.Err(); err != nil {
+			return err
+		}
+		return errClosed
+	}
 }
 
 // Busy returns the time spent in commits so far and their number.
 func (w *Writer) Busy() (time.Duration, int64) {
 	return time.Duration(w.busy.Load()), w.commits.Load()
+}
+
+// fail records err as the writer's error (unless it has one), wakes every
+// goroutine waiting on the writer, and returns the writer's error.
+func (w *Writer) fail(err error) error {
+	w.mu.Lock()
+	if w.err == nil {
+		w.err = fmt.Errorf("%w; nothing more is recorded: fix the cause, then run the same command again to resume", err)
+	}
+	err = w.err
+	w.mu.Unlock()
+	w.failOnce.Do(func() { close(w.failed) })
+	return err
 }
 
 // Err returns the first write error, if any.
@@ -248,6 +297,8 @@ func (w *Writer) send(o op) (err error) {
 	select {
 	case w.ops <- o:
 		return nil
+	case <-w.failed:
+		return w.Err()
 	case <-w.done:
 		if err := w.Err(); err != nil {
 			return err
@@ -267,7 +318,13 @@ func (w *Writer) loop() {
 	}()
 	batch := make([]op, 0, maxBatch)
 	for {
-		o, ok := <-w.ops
+		var o op
+		var ok bool
+		select {
+		case o, ok = <-w.ops:
+		case <-w.failed: // a journal write failed
+			return
+		}
 		if !ok {
 			return
 		}
@@ -289,12 +346,7 @@ func (w *Writer) loop() {
 		w.busy.Add(int64(time.Since(t0)))
 		w.commits.Add(1)
 		if err != nil {
-			w.mu.Lock()
-			if w.err == nil {
-				w.err = fmt.Errorf("checkpoint write: %w", err)
-			}
-			err = w.err
-			w.mu.Unlock()
+			err = w.fail(fmt.Errorf("write checkpoint %s: %w", w.s.path, err))
 		}
 		for _, o := range batch {
 			if o.ack != nil {
@@ -309,12 +361,8 @@ func (w *Writer) loop() {
 			}
 		}
 		if err != nil {
-			// Fail everything still queued, then stop.
-			for o := range w.ops {
-				if o.ack != nil {
-					o.ack <- err
-				}
-			}
+			// Stop now: whoever waits on the writer has been woken by
+			// fail, and whatever is still queued is never written.
 			return
 		}
 	}
