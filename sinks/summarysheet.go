@@ -57,6 +57,9 @@ func writeSummarySheet(f *excelize.File, name string, sum *billing.Summary, opts
 			return err
 		}
 	}
+	if err := fitOnePage(f, name); err != nil {
+		return err
+	}
 	lang, _ := langOf(opts.Lang)
 	s := &summarySheet{f: f, name: name, st: st, w: words(lang)}
 	s.next()
@@ -249,6 +252,15 @@ func (s *summarySheet) charts(results, banks tableRows) error {
 		return fmt.Errorf("add the chart of issuing banks: %w", err)
 	}
 	return nil
+}
+
+// fitOnePage prints the sheet on one landscape page.
+func fitOnePage(f *excelize.File, name string) error {
+	one, landscape, fit := 1, "landscape", true
+	if err := f.SetPageLayout(name, &excelize.PageLayoutOptions{FitToWidth: &one, FitToHeight: &one, Orientation: &landscape}); err != nil {
+		return err
+	}
+	return f.SetSheetProps(name, &excelize.SheetPropsOptions{FitToPage: &fit})
 }
 
 func newSheetStyles(f *excelize.File) (sheetStyles, error) {
