@@ -8,6 +8,8 @@ import (
 	"sync"
 
 	"cardbatch/billing"
+	"cardbatch/cardnum"
+	"cardbatch/sources"
 )
 
 // csvBufferSize is the write buffer of a CSV sink: large enough that a row is
@@ -19,14 +21,18 @@ const csvBufferSize = 1 << 20
 const utf8BOM = "\ufeff"
 
 // csvSink writes rows with encoding/csv (LF line ends, fields quoted only
-// when needed) to a temporary file renamed into place by Commit.
+// when needed, the input's delimiter) to a temporary file renamed into
+// place by Commit.
 type csvSink struct {
-	mu   sync.Mutex
-	path string
-	tmp  *os.File
-	buf  *bufio.Writer
-	w    *csv.Writer
-	done bool
+	mu    sync.Mutex
+	opts  Options
+	lang  string
+	width int // the input header's width: the added cells start there
+	tmp   *os.File
+	buf   *bufio.Writer
+	w     *csv.Writer
+	out   []string
+	done  bool
 }
 
 func newCSVSink(opts Options) (*csvSink, error) {
@@ -34,19 +40,23 @@ func newCSVSink(opts Options) (*csvSink, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &csvSink{path: opts.Path, tmp: tmp, buf: bufio.NewWriterSize(tmp, csvBufferSize)}
+	lang, _ := langOf(opts.Lang)
+	s := &csvSink{opts: opts, lang: lang, width: len(opts.Header), tmp: tmp, buf: bufio.NewWriterSize(tmp, csvBufferSize)}
 	// csv.NewWriter reuses s.buf as is: it is a *bufio.Writer larger than
 	// csv's own default, so there is one buffer, not two.
 	s.w = csv.NewWriter(s.buf)
-	s.w.UseCRLF = false
+	if opts.Delimiter != 0 {
+		s.w.Comma = opts.Delimiter
+	}
 	if opts.BOM {
 		if _, err := s.buf.WriteString(utf8BOM); err != nil {
 			_ = discardTemp(tmp)
 			return nil, fmt.Errorf("write %q: %w", tmp.Name(), err)
 		}
 	}
-	if len(opts.Header) > 0 {
-		if err := s.w.Write(opts.Header); err != nil {
+	if opts.Header != nil {
+		header := append(append([]string{}, opts.Header...), AddedColumns(lang, opts.Prefix)...)
+		if err := s.w.Write(header); err != nil {
 			_ = discardTemp(tmp)
 			return nil, fmt.Errorf("write header to %q: %w", tmp.Name(), err)
 		}
@@ -54,13 +64,38 @@ func newCSVSink(opts Options) (*csvSink, error) {
 	return s, nil
 }
 
-func (s *csvSink) Write(fields []string) error {
+// Write writes the row's fields (padded to the header's width; cells past
+// it follow the added ones, so the added columns stay aligned), then the
+// answer. Added text is neutralised against formula injection, the input's
+// own cells only with Options.CSVSafe.
+func (s *csvSink) Write(row sources.Row, a Answer) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.done {
 		return ErrClosed
 	}
-	if err := s.w.Write(fields); err != nil {
+	out := append(s.out[:0], row.Fields...)
+	for len(out) < s.width {
+		out = append(out, "")
+	}
+	extra := out[s.width:]
+	own := out[:s.width:s.width]
+	if s.opts.MaskCard && s.opts.CardColumn < len(own) {
+		own[s.opts.CardColumn] = cardnum.Mask(cardnum.Normalize(own[s.opts.CardColumn]))
+	}
+	if s.opts.CSVSafe {
+		for i := range own {
+			own[i] = neutralise(own[i])
+		}
+	}
+	rec := make([]string, 0, len(out)+len(addedKeys))
+	rec = append(rec, own...)
+	for _, t := range answerTexts(a, s.lang) {
+		rec = append(rec, neutralise(t))
+	}
+	rec = append(rec, extra...)
+	s.out = out
+	if err := s.w.Write(rec); err != nil {
 		return fmt.Errorf("write %q: %w", s.tmp.Name(), err)
 	}
 	return nil
@@ -80,8 +115,10 @@ func (s *csvSink) Commit(_ *billing.Summary) error {
 		_ = discardTemp(s.tmp)
 		return fmt.Errorf("write %q: %w", s.tmp.Name(), err)
 	}
-	return commitTemp(s.tmp, s.path)
+	return commitTemp(s.tmp, s.path())
 }
+
+func (s *csvSink) path() string { return s.opts.Path }
 
 func (s *csvSink) Abort() error {
 	s.mu.Lock()

@@ -3,601 +3,265 @@ package sinks
 import (
 	"bytes"
 	"encoding/csv"
-	"errors"
-	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
+	"sort"
 	"strings"
-	"sync"
 	"testing"
+	"time"
 
 	"github.com/xuri/excelize/v2"
+
+	"cardbatch/sources"
 )
 
-// testHeader is an input's columns followed by the answer columns of cli.md.
-var testHeader = []string{
-	"id", "姓名", "card", "note", "account_no",
-	"result", "description", "account_bank", "account_type", "account_type_name", "billing", "status", "error",
-}
-
-const (
-	testCardCol    = 2
-	testAccountCol = 4 // forced to text through Options.TextColumns
-)
-
-// testRows returns n rows that exercise what a spreadsheet likes to mangle:
-// long and zero-led card numbers, Chinese text, CSV metacharacters, leading
-// spaces, empty fields and strings that look like numbers, dates, booleans
-// or formulas.
-func testRows(n int) [][]string {
-	notes := []string{
-		`He said "hi", then left`,
-		"two\nlines",
-		"comma, quote \" and\nnewline",
-		"",
-		" leading and trailing space ",
-		"=1+2",
-		"1e5",
-		"TRUE",
-		"2026-01-02",
-		"中文备注，含全角逗号",
-	}
-	rows := make([][]string, n)
-	for i := range rows {
-		card := fmt.Sprintf("62284800%08d", i) // 16 digits
-		switch i {
-		case 0:
-			card = "6227009328792181234" // 19 digits: a float would show 6.22700932879218E+18
-		case 1:
-			card = "0012345678901234567" // zero-led
-		case 2:
-			card = "" // no card in this row
-		}
-		result, desc, bank, typ, typName, bill, status, errText := "0", "查询成功", "中国工商银行", "1", "debit", "charged", "ok", ""
-		switch i % 7 {
-		case 3:
-			result, desc, bank, typ, typName, bill, status = "-1", "无信息", "", "", "", "charged", "not_found"
-		case 5:
-			result, desc, bank, typ, typName, bill, status, errText = "", "", "", "", "", "none", "failed", "HTTP 503 after 6 attempts"
-		}
-		rows[i] = []string{
-			strconv.Itoa(i + 1),
-			"张三" + strconv.Itoa(i),
-			card,
-			notes[i%len(notes)],
-			fmt.Sprintf("%020d", i), // 20 digits, zero-led: text only via TextColumns
-			result, desc, bank, typ, typName, bill, status, errText,
-		}
-	}
-	return rows
-}
-
-func writeAll(t testing.TB, s Sink, rows [][]string) {
-	t.Helper()
-	for i, r := range rows {
-		if err := s.Write(r); err != nil {
-			t.Fatalf("Write row %d: %v", i, err)
-		}
-	}
-}
-
-func readCSV(t *testing.T, path string, bom bool) [][]string {
-	t.Helper()
-	data, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if bom != bytes.HasPrefix(data, []byte(utf8BOM)) {
-		t.Fatalf("file starts with BOM = %v, want %v", !bom, bom)
-	}
-	if bytes.Contains(data, []byte("\r\n")) {
-		t.Error("file has CRLF line ends; want LF")
-	}
-	r := csv.NewReader(bytes.NewReader(bytes.TrimPrefix(data, []byte(utf8BOM))))
-	r.FieldsPerRecord = -1
-	recs, err := r.ReadAll()
-	if err != nil {
-		t.Fatalf("read back %s: %v", path, err)
-	}
-	return recs
-}
-
-func readXLSX(t *testing.T, path, sheet string) [][]string {
-	t.Helper()
-	f, err := excelize.OpenFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	rows, err := f.GetRows(sheet)
-	if err != nil {
-		t.Fatalf("GetRows(%q): %v", sheet, err)
-	}
-	return rows
-}
-
-// compareRows checks every cell; got rows may lack trailing empty cells
-// (excelize's GetRows drops them).
-func compareRows(t *testing.T, got, want [][]string) {
-	t.Helper()
-	if len(got) != len(want) {
-		t.Fatalf("read back %d rows, want %d", len(got), len(want))
-	}
-	bad := 0
-	for i := range want {
-		g := slices.Clone(got[i])
-		for len(g) < len(want[i]) {
-			g = append(g, "")
-		}
-		if !slices.Equal(g, want[i]) {
-			t.Errorf("row %d:\n got %q\nwant %q", i+1, g, want[i])
-			if bad++; bad > 5 {
-				t.Fatal("too many differences")
-			}
-		}
-	}
-}
-
+// listDir returns the names in dir, sorted.
 func listDir(t *testing.T, dir string) []string {
 	t.Helper()
 	ents, err := os.ReadDir(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	names := make([]string, 0, len(ents))
+	var names []string
 	for _, e := range ents {
 		names = append(names, e.Name())
 	}
+	sort.Strings(names)
 	return names
 }
 
-func TestRoundTrip(t *testing.T) {
-	rows := testRows(1000)
-	tests := []struct {
-		name  string
-		file  string
-		bom   bool
-		sheet string // XLSX sheet to read; "" for CSV
-		opts  func(*Options)
+// answered is an answer as the API documents one (check-1e: result 0,
+// account_type 1 = debit).
+var answeredAt = time.Date(2026, 3, 1, 9, 30, 15, 0, time.FixedZone("CST", 8*3600))
+
+func okAnswer(bank string) Answer {
+	return Answer{Result: "0", Description: "查询成功", AccountBank: bank, AccountType: 1,
+		Billing: "charged", Status: "ok", AnsweredAt: answeredAt}
+}
+
+func readCSVFile(t *testing.T, path string, comma rune) (bom bool, recs [][]string) {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bom = bytes.HasPrefix(data, []byte(utf8BOM))
+	r := csv.NewReader(bytes.NewReader(bytes.TrimPrefix(data, []byte(utf8BOM))))
+	r.Comma, r.FieldsPerRecord = comma, -1
+	recs, err = r.ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return bom, recs
+}
+
+func TestCSV(t *testing.T) {
+	hostile := Answer{Result: "-1", Description: "=HYPERLINK(\"http://x\",\"click\")", AccountBank: "=cmd|' /C calc'!A0",
+		AccountType: 2, Billing: "charged", Status: "not_found", Error: "@SUM(1)", AnsweredAt: answeredAt}
+	failed := Answer{Billing: "in_doubt", Status: "failed", Error: "-timeout\tafter 30s"}
+	rows := []sources.Row{
+		{Index: 0, Line: 2, Fields: []string{"张三", "6228481698729890079", "=1+1"}, Card: "6228481698729890079"},
+		{Index: 1, Line: 3, Fields: []string{"李四", "6227009328792181234"}, Card: "6227009328792181234"},
+		{Index: 2, Line: 4, Fields: []string{"王五", "6259657543231940", "+x", "extra"}, Card: "6259657543231940"},
+	}
+	answers := []Answer{okAnswer("中国农业银行"), hostile, failed}
+	cases := []struct {
+		name string
+		opts Options
+		bom  bool
+		want [][]string
 	}{
-		{name: "csv", file: "out.csv"},
-		{name: "csv upper-case extension", file: "OUT.CSV"},
-		{name: "csv with BOM", file: "out.csv", bom: true},
-		{name: "xlsx", file: "out.xlsx", sheet: DefaultSheetName},
-		{name: "xlsx upper-case extension, named sheet", file: "Out.XLSX", sheet: "卡号结果",
-			opts: func(o *Options) { o.SheetName = "卡号结果" }},
+		{"en, comma, API text neutralised, own cells as they were",
+			Options{Header: []string{"name", "card", "note"}, CardColumn: 1},
+			false, [][]string{
+				{"name", "card", "note", "result", "description", "account_bank", "account_type", "account_type_name", "billing", "status", "error", "answered_at"},
+				{"张三", "6228481698729890079", "=1+1", "0", "查询成功", "中国农业银行", "1", "debit", "charged", "ok", "", "2026-03-01T09:30:15+08:00"},
+				{"李四", "6227009328792181234", "", "-1", "'=HYPERLINK(\"http://x\",\"click\")", "'=cmd|' /C calc'!A0", "2", "credit", "charged", "not_found", "'@SUM(1)", "2026-03-01T09:30:15+08:00"},
+				{"王五", "6259657543231940", "+x", "", "", "", "", "", "in_doubt", "failed", "'-timeout\tafter 30s", "", "extra"},
+			}},
+		{"zh, semicolon, BOM, prefix, csv-safe, masked",
+			Options{Header: []string{"姓名", "卡号", "备注"}, CardColumn: 1, Lang: "zh", Prefix: "cb_", Delimiter: ';', BOM: true, CSVSafe: true, MaskCard: true},
+			true, [][]string{
+				{"姓名", "卡号", "备注", "cb_结果码", "cb_结果说明", "cb_开户行", "cb_卡类型代码", "cb_卡类型", "cb_计费", "cb_状态", "cb_错误原因", "cb_查询时间"},
+				{"张三", "622848*********0079", "'=1+1", "0", "查询成功", "中国农业银行", "1", "借记卡", "charged", "ok", "", "2026-03-01T09:30:15+08:00"},
+				{"李四", "622700*********1234", "", "-1", "'=HYPERLINK(\"http://x\",\"click\")", "'=cmd|' /C calc'!A0", "2", "贷记卡", "charged", "not_found", "'@SUM(1)", "2026-03-01T09:30:15+08:00"},
+				{"王五", "625965******1940", "'+x", "", "", "", "", "", "in_doubt", "failed", "'-timeout\tafter 30s", "", "extra"},
+			}},
 	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
 			dir := t.TempDir()
-			opts := Options{
-				Path: filepath.Join(dir, tc.file), Header: testHeader,
-				CardColumn: testCardCol, TextColumns: []int{testAccountCol}, BOM: tc.bom,
-			}
-			if tc.opts != nil {
-				tc.opts(&opts)
-			}
-			s, err := Create(opts)
+			c.opts.Path = filepath.Join(dir, "out.csv")
+			s, err := Create(c.opts)
 			if err != nil {
 				t.Fatal(err)
 			}
-			writeAll(t, s, rows)
-			if err := s.Commit(sampleSummary()); err != nil {
-				t.Fatal(err)
-			}
-			want := append([][]string{testHeader}, rows...)
-			var got [][]string
-			if tc.sheet == "" {
-				got = readCSV(t, opts.Path, tc.bom)
-			} else {
-				got = readXLSX(t, opts.Path, tc.sheet)
-			}
-			compareRows(t, got, want)
-			if names := listDir(t, dir); !slices.Equal(names, []string{tc.file}) {
-				t.Errorf("directory holds %q, want only %q", names, tc.file)
-			}
-		})
-	}
-}
-
-func TestCSVQuotesOnlyWhenNeeded(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "q.csv")
-	s, err := Create(Options{Path: path, Header: []string{"a", "b", "c"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	writeAll(t, s, [][]string{
-		{"6227009328792181234", "plain 文本", ""},
-		{"x,y", `say "hi"`, "line\nbreak"},
-	})
-	if err := s.Commit(nil); err != nil {
-		t.Fatal(err)
-	}
-	data, _ := os.ReadFile(path)
-	want := "a,b,c\n6227009328792181234,plain 文本,\n\"x,y\",\"say \"\"hi\"\"\",\"line\nbreak\"\n"
-	if string(data) != want {
-		t.Errorf("file:\n%q\nwant\n%q", data, want)
-	}
-}
-
-func TestXLSXCellsAreText(t *testing.T) {
-	dir := t.TempDir()
-	path := filepath.Join(dir, "out.xlsx")
-	rows := testRows(1000)
-	s, err := Create(Options{Path: path, Header: testHeader, CardColumn: testCardCol, TextColumns: []int{testAccountCol}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	writeAll(t, s, rows)
-	if err := s.Commit(nil); err != nil {
-		t.Fatal(err)
-	}
-	f, err := excelize.OpenFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	sheet := DefaultSheetName
-	if got := f.GetSheetList(); !slices.Equal(got, []string{sheet}) {
-		t.Errorf("sheets = %q, want only %q (Commit(nil) adds no Summary)", got, sheet)
-	}
-	numFmt := func(cell string) int {
-		t.Helper()
-		id, err := f.GetCellStyle(sheet, cell)
-		if err != nil {
-			t.Fatal(err)
-		}
-		st, err := f.GetStyle(id)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return st.NumFmt
-	}
-	isString := func(ct excelize.CellType) bool {
-		return ct == excelize.CellTypeSharedString || ct == excelize.CellTypeInlineString
-	}
-
-	t.Run("text columns are string cells with the text format", func(t *testing.T) {
-		for _, col := range []int{testCardCol, testAccountCol} {
 			for i, r := range rows {
-				if r[col] == "" {
-					continue
-				}
-				cell := cellName(col+1, i+2)
-				ct, err := f.GetCellType(sheet, cell)
-				if err != nil {
+				if err := s.Write(r, answers[i]); err != nil {
 					t.Fatal(err)
 				}
-				if !isString(ct) {
-					t.Fatalf("%s (%q) has cell type %v, want a string type", cell, r[col], ct)
-				}
-				if got := numFmt(cell); got != numFmtText {
-					t.Fatalf("%s has number format %d, want %d (@)", cell, got, numFmtText)
-				}
 			}
-		}
-		// The 19-digit card keeps every digit.
-		v, _ := f.GetCellValue(sheet, cellName(testCardCol+1, 2))
-		if v != "6227009328792181234" {
-			t.Errorf("19-digit card reads back as %q", v)
-		}
-	})
-	t.Run("other columns are string cells too", func(t *testing.T) {
-		for _, cell := range []string{"A2", "A1000", "F2", "I2"} { // id, result, account_type: numeric-looking
-			ct, err := f.GetCellType(sheet, cell)
-			if err != nil {
-				t.Fatal(err)
+			if _, err := os.Stat(c.opts.Path); !os.IsNotExist(err) {
+				t.Fatalf("output visible before Commit (stat: %v)", err)
 			}
-			if !isString(ct) {
-				t.Errorf("%s has cell type %v, want a string type", cell, ct)
-			}
-		}
-	})
-	t.Run("header bold and frozen, widths set", func(t *testing.T) {
-		for col := 1; col <= len(testHeader); col++ {
-			id, _ := f.GetCellStyle(sheet, cellName(col, 1))
-			st, err := f.GetStyle(id)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if st.Font == nil || !st.Font.Bold {
-				t.Errorf("header cell %s is not bold", cellName(col, 1))
-			}
-		}
-		panes, err := f.GetPanes(sheet)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !panes.Freeze || panes.YSplit != 1 || panes.TopLeftCell != "A2" {
-			t.Errorf("panes = %+v, want the header row frozen", panes)
-		}
-		widths := map[string]float64{"C": 22, "A": 14, "G": 30}
-		for col, want := range widths {
-			got, err := f.GetColWidth(sheet, col)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if got != want {
-				t.Errorf("width of column %s = %v, want %v", col, got, want)
-			}
-		}
-	})
-}
-
-func TestXLSXCellTooLong(t *testing.T) {
-	dir := t.TempDir()
-	s, err := Create(Options{Path: filepath.Join(dir, "out.xlsx"), Header: []string{"card", "note"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Abort()
-	if err := s.Write([]string{"6227009328792181234", "short"}); err != nil {
-		t.Fatal(err)
-	}
-	err = s.Write([]string{"6227009328792181234", strings.Repeat("x", excelize.TotalCellChars+1)})
-	if err == nil || !strings.Contains(err.Error(), "CSV") || !strings.Contains(err.Error(), "column 2") {
-		t.Errorf("Write of an over-long cell: err = %v, want one naming the column and suggesting CSV", err)
-	}
-	if err != nil && strings.Contains(err.Error(), "6227009328792181234") {
-		t.Errorf("error %q shows a card number", err)
-	}
-}
-
-func TestAtomicity(t *testing.T) {
-	for _, ext := range []string{".csv", ".xlsx"} {
-		t.Run(ext+" abort keeps the old file and leaves no temp file", func(t *testing.T) {
-			dir := t.TempDir()
-			path := filepath.Join(dir, "out"+ext)
-			if err := os.WriteFile(path, []byte("old content"), 0o644); err != nil {
-				t.Fatal(err)
-			}
-			s, err := Create(Options{Path: path, Header: testHeader, CardColumn: testCardCol})
-			if err != nil {
-				t.Fatal(err)
-			}
-			writeAll(t, s, testRows(50))
-			if data, _ := os.ReadFile(path); string(data) != "old content" {
-				t.Errorf("before Commit, %s holds %q, want the old content", path, data)
-			}
-			names := listDir(t, dir)
-			if len(names) != 2 || !slices.ContainsFunc(names, func(n string) bool { return strings.HasPrefix(n, ".out"+ext+".tmp-") }) {
-				t.Errorf("while writing, directory holds %q, want the old file and one .out%s.tmp-* file", names, ext)
-			}
-			if err := s.Abort(); err != nil {
-				t.Fatal(err)
-			}
-			if err := s.Abort(); err != nil {
-				t.Errorf("second Abort: %v", err)
-			}
-			if got := listDir(t, dir); !slices.Equal(got, []string{"out" + ext}) {
-				t.Errorf("after Abort, directory holds %q, want only the old file", got)
-			}
-			if data, _ := os.ReadFile(path); string(data) != "old content" {
-				t.Errorf("after Abort, %s holds %q, want the old content", path, data)
-			}
-			if err := s.Write([]string{"x"}); !errors.Is(err, ErrClosed) {
-				t.Errorf("Write after Abort: err = %v, want ErrClosed", err)
-			}
-			if err := s.Commit(nil); !errors.Is(err, ErrClosed) {
-				t.Errorf("Commit after Abort: err = %v, want ErrClosed", err)
-			}
-		})
-
-		for _, mode := range []os.FileMode{0, 0o640} {
-			t.Run(fmt.Sprintf("%s commit with mode %#o", ext, mode), func(t *testing.T) {
-				dir := t.TempDir()
-				path := filepath.Join(dir, "out"+ext)
-				s, err := Create(Options{Path: path, Header: testHeader, CardColumn: testCardCol, Mode: mode})
-				if err != nil {
-					t.Fatal(err)
-				}
-				writeAll(t, s, testRows(50))
-				if _, err := os.Stat(path); !errors.Is(err, fs.ErrNotExist) {
-					t.Errorf("before Commit, Stat(%s) = %v, want not-exist", path, err)
-				}
-				if err := s.Commit(sampleSummary()); err != nil {
-					t.Fatal(err)
-				}
-				if got := listDir(t, dir); !slices.Equal(got, []string{"out" + ext}) {
-					t.Errorf("after Commit, directory holds %q, want only the output", got)
-				}
-				fi, err := os.Stat(path)
-				if err != nil {
-					t.Fatal(err)
-				}
-				want := mode
-				if want == 0 {
-					want = 0o600
-				}
-				if fi.Mode().Perm() != want {
-					t.Errorf("mode = %#o, want %#o", fi.Mode().Perm(), want)
-				}
-				if err := s.Abort(); err != nil {
-					t.Errorf("Abort after Commit: %v", err)
-				}
-				if _, err := os.Stat(path); err != nil {
-					t.Errorf("Abort after Commit removed the output: %v", err)
-				}
-				if err := s.Commit(nil); !errors.Is(err, ErrClosed) {
-					t.Errorf("second Commit: err = %v, want ErrClosed", err)
-				}
-			})
-		}
-
-		t.Run(ext+" commit replaces an existing file", func(t *testing.T) {
-			dir := t.TempDir()
-			path := filepath.Join(dir, "out"+ext)
-			if err := os.WriteFile(path, []byte("old content"), 0o644); err != nil {
-				t.Fatal(err)
-			}
-			s, err := Create(Options{Path: path, Header: []string{"card"}})
-			if err != nil {
-				t.Fatal(err)
-			}
-			writeAll(t, s, [][]string{{"6227009328792181234"}})
 			if err := s.Commit(nil); err != nil {
 				t.Fatal(err)
 			}
-			var got [][]string
-			if ext == ".csv" {
-				got = readCSV(t, path, false)
-			} else {
-				got = readXLSX(t, path, DefaultSheetName)
+			comma := c.opts.Delimiter
+			if comma == 0 {
+				comma = ','
 			}
-			compareRows(t, got, [][]string{{"card"}, {"6227009328792181234"}})
-			if fi, _ := os.Stat(path); fi.Mode().Perm() != 0o600 {
-				t.Errorf("mode = %#o, want 0600", fi.Mode().Perm())
+			bom, got := readCSVFile(t, c.opts.Path, comma)
+			if bom != c.bom {
+				t.Errorf("BOM = %v, want %v", bom, c.bom)
+			}
+			for i := range max(len(got), len(c.want)) {
+				if i >= len(got) || i >= len(c.want) || !slices.Equal(got[i], c.want[i]) {
+					t.Errorf("record %d:\n got %q\nwant %q", i, at(got, i), at(c.want, i))
+				}
+			}
+			if names := listDir(t, dir); !slices.Equal(names, []string{"out.csv"}) {
+				t.Errorf("folder holds %q, want only the output", names)
 			}
 		})
 	}
 }
 
-func TestAbortWhileWriting(t *testing.T) {
-	for _, ext := range []string{".csv", ".xlsx"} {
-		t.Run(ext, func(t *testing.T) {
-			dir := t.TempDir()
-			s, err := Create(Options{Path: filepath.Join(dir, "out"+ext), Header: testHeader, CardColumn: testCardCol})
-			if err != nil {
-				t.Fatal(err)
-			}
-			rows := testRows(100)
-			started := make(chan struct{})
-			var wg sync.WaitGroup
-			wg.Go(func() {
-				for i := 0; ; i++ {
-					if err := s.Write(rows[i%len(rows)]); err != nil {
-						if !errors.Is(err, ErrClosed) {
-							t.Errorf("Write: %v", err)
-						}
-						return
-					}
-					if i == 10 {
-						close(started)
-					}
-				}
-			})
-			<-started
-			if err := s.Abort(); err != nil {
-				t.Fatal(err)
-			}
-			wg.Wait()
-			if got := listDir(t, dir); len(got) != 0 {
-				t.Errorf("after Abort, directory holds %q, want nothing", got)
-			}
-		})
+func at(recs [][]string, i int) []string {
+	if i < len(recs) {
+		return recs[i]
+	}
+	return nil
+}
+
+func TestNeutralise(t *testing.T) {
+	cases := map[string]string{
+		"=1+1": "'=1+1", "+1 (555)": "'+1 (555)", "-cmd": "'-cmd", "@x": "'@x", "\tx": "'\tx", "\rx": "'\rx",
+		"-1": "-1", "-2.5": "-2.5", "+3": "+3", "--1": "'--1", "-": "'-", "-Inf": "'-Inf", "中国银行": "中国银行", "": "", "a=b": "a=b",
+	}
+	for in, want := range cases {
+		if got := neutralise(in); got != want {
+			t.Errorf("neutralise(%q) = %q, want %q", in, got, want)
+		}
 	}
 }
 
-// TestXLSXSpillsAndCleansUp writes enough rows for the stream writer to spill
-// to its temporary folder (which is what keeps memory flat), and checks that
-// Commit and Abort both leave that folder empty.
-func TestXLSXSpillsAndCleansUp(t *testing.T) {
-	if testing.Short() {
-		t.Skip("writes about 20 MB of sheet XML")
+func TestAddedColumnsAndCheckHeader(t *testing.T) {
+	if got, want := AddedColumns("en", ""), []string{"result", "description", "account_bank", "account_type",
+		"account_type_name", "billing", "status", "error", "answered_at"}; !slices.Equal(got, want) {
+		t.Errorf("en = %q", got)
 	}
-	for _, commit := range []bool{true, false} {
-		t.Run(fmt.Sprintf("commit=%v", commit), func(t *testing.T) {
-			outDir, tmpDir := t.TempDir(), t.TempDir()
-			path := filepath.Join(outDir, "big.xlsx")
-			s, err := Create(Options{Path: path, Header: testHeader, CardColumn: testCardCol, TmpDir: tmpDir})
-			if err != nil {
-				t.Fatal(err)
-			}
-			rows := testRows(100)
-			for i := range rows {
-				rows[i][3] = strings.Repeat("说明文字 padding ", 8)
-			}
-			spilled := false
-			for i := 0; i < 100_000 && !spilled; i++ {
-				if err := s.Write(rows[i%len(rows)]); err != nil {
-					t.Fatal(err)
-				}
-				if i%1000 == 999 {
-					spilled = len(listDir(t, tmpDir)) > 0
-				}
-			}
-			if !spilled {
-				t.Fatal("the stream writer never spilled to TmpDir")
-			}
-			if commit {
-				if err := s.Commit(sampleSummary()); err != nil {
-					t.Fatal(err)
-				}
-			} else if err := s.Abort(); err != nil {
-				t.Fatal(err)
-			}
-			if got := listDir(t, tmpDir); len(got) != 0 {
-				t.Errorf("TmpDir holds %q after %s, want nothing", got, map[bool]string{true: "Commit", false: "Abort"}[commit])
-			}
-			want := []string{}
-			if commit {
-				want = []string{"big.xlsx"}
-			}
-			if got := listDir(t, outDir); !slices.Equal(got, want) {
-				t.Errorf("output directory holds %q, want %q", got, want)
-			}
-		})
+	if got, want := AddedColumns("zh", "p_"), []string{"p_结果码", "p_结果说明", "p_开户行", "p_卡类型代码",
+		"p_卡类型", "p_计费", "p_状态", "p_错误原因", "p_查询时间"}; !slices.Equal(got, want) {
+		t.Errorf("zh = %q", got)
+	}
+	cases := []struct {
+		header       []string
+		lang, prefix string
+		clash        string // "" = accepted
+	}{
+		{[]string{"name", "card", "Status "}, "en", "", `"Status "`},
+		{[]string{"name", "card", "status"}, "en", "cb_", ""},
+		{[]string{"name", "card", "cb_status"}, "en", "cb_", `"cb_status"`},
+		{[]string{"姓名", "卡号", "开户行"}, "zh", "", `"开户行"`},
+		{[]string{"姓名", "卡号", "开户行"}, "en", "", ""},
+		{[]string{"account_bank"}, "zh", "", ""},
+	}
+	for _, c := range cases {
+		err := CheckHeader(c.header, c.lang, c.prefix)
+		switch {
+		case c.clash == "" && err != nil:
+			t.Errorf("%q %s %q: %v", c.header, c.lang, c.prefix, err)
+		case c.clash != "" && (err == nil || !strings.Contains(err.Error(), c.clash) || !strings.Contains(err.Error(), "--prefix")):
+			t.Errorf("%q %s %q: error %v, want one naming %s and --prefix", c.header, c.lang, c.prefix, err, c.clash)
+		}
 	}
 }
 
-func TestCreateErrors(t *testing.T) {
-	base := t.TempDir()
-	if err := os.Mkdir(filepath.Join(base, "adir.csv"), 0o755); err != nil {
+func TestCheckFits(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "file")
+	if err := os.WriteFile(file, nil, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	tests := []struct {
-		name    string
-		opts    Options
-		is      error    // errors.Is target, if any
-		mention []string // substrings of the message
+	link := filepath.Join(dir, "link.csv")
+	if err := os.Symlink(filepath.Join(dir, "elsewhere.csv"), link); err != nil {
+		t.Fatal(err)
+	}
+	wide := make([]string, excelize.MaxColumns-len(addedKeys)+1)
+	cases := []struct {
+		name string
+		opts Options
+		want string // "" = fits
 	}{
-		{name: "unsupported extension", opts: Options{Path: filepath.Join(base, "out.txt")},
-			is: ErrUnsupportedFormat, mention: []string{".txt", ".csv", ".xlsx"}},
-		{name: "xls is not xlsx", opts: Options{Path: filepath.Join(base, "out.xls")},
-			is: ErrUnsupportedFormat, mention: []string{".xls", ".csv and .xlsx"}},
-		{name: "no extension", opts: Options{Path: filepath.Join(base, "out")},
-			is: ErrUnsupportedFormat, mention: []string{".csv and .xlsx"}},
-		{name: "missing directory csv", opts: Options{Path: filepath.Join(base, "nope", "out.csv")},
-			is: fs.ErrNotExist, mention: []string{filepath.Join(base, "nope"), "does not exist"}},
-		{name: "missing directory xlsx", opts: Options{Path: filepath.Join(base, "nope", "out.xlsx")},
-			is: fs.ErrNotExist, mention: []string{"does not exist"}},
-		{name: "path is a directory", opts: Options{Path: filepath.Join(base, "adir.csv")},
-			mention: []string{"is a directory"}},
-		{name: "empty path", opts: Options{}, mention: []string{"no output path"}},
-		{name: "card column outside header", opts: Options{Path: filepath.Join(base, "o.csv"), Header: []string{"a"}, CardColumn: 1},
-			mention: []string{"card column"}},
-		{name: "negative card column", opts: Options{Path: filepath.Join(base, "o.csv"), CardColumn: -1},
-			mention: []string{"card column"}},
-		{name: "negative text column", opts: Options{Path: filepath.Join(base, "o.xlsx"), TextColumns: []int{-2}},
-			mention: []string{"text column"}},
-		{name: "sheet name reserved", opts: Options{Path: filepath.Join(base, "o.xlsx"), SheetName: "summary"},
-			mention: []string{"reserved"}},
-		{name: "sheet name invalid", opts: Options{Path: filepath.Join(base, "o.xlsx"), SheetName: "a/b"},
-			mention: []string{"a/b"}},
-		{name: "missing TmpDir", opts: Options{Path: filepath.Join(base, "o.xlsx"), TmpDir: filepath.Join(base, "gone")},
-			is: fs.ErrNotExist, mention: []string{"temporary directory"}},
+		{"csv ok", Options{Path: filepath.Join(dir, "out.csv"), Header: wide}, ""},
+		{"xlsx just fits", Options{Path: filepath.Join(dir, "out.xlsx"), Header: wide[1:]}, ""},
+		{"xlsx too wide", Options{Path: filepath.Join(dir, "out.xlsx"), Header: wide}, "write a .csv output"},
+		{"output under a file", Options{Path: filepath.Join(file, "out.csv")}, "is a file, not a folder"},
+		{"output folder missing", Options{Path: filepath.Join(dir, "no", "out.csv")}, "does not exist"},
+		{"output a symlink", Options{Path: link}, "symbolic link"},
+		{"summary under a file", Options{Path: filepath.Join(dir, "out.csv"), SummaryPath: filepath.Join(file, "s.json")}, "summary"},
+		{"bad language", Options{Path: filepath.Join(dir, "out.csv"), Lang: "fr"}, "use en or zh"},
 	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			s, err := Create(tc.opts)
-			if err == nil {
-				_ = s.Abort()
-				t.Fatal("Create succeeded, want an error")
-			}
-			if tc.is != nil && !errors.Is(err, tc.is) {
-				t.Errorf("err = %v, want errors.Is(err, %v)", err, tc.is)
-			}
-			for _, m := range tc.mention {
-				if !strings.Contains(err.Error(), m) {
-					t.Errorf("err = %q, want it to mention %q", err, m)
-				}
-			}
-		})
+	for _, c := range cases {
+		err := CheckFits(c.opts)
+		if (c.want == "") != (err == nil) || (err != nil && !strings.Contains(err.Error(), c.want)) {
+			t.Errorf("%s: %v, want %q", c.name, err, c.want)
+		}
 	}
-	if got := listDir(t, base); !slices.Equal(got, []string{"adir.csv"}) {
-		t.Errorf("failed Creates left %q behind", got)
+	if names := listDir(t, dir); !slices.Equal(names, []string{"file", "link.csv"}) {
+		t.Errorf("CheckFits left %q", names)
+	}
+}
+
+func TestFitsRow(t *testing.T) {
+	long := strings.Repeat("x", excelize.TotalCellChars+1)
+	fit := strings.Repeat("字", excelize.TotalCellChars) // one UTF-16 unit each
+	xlsx := Options{Path: "out.xlsx"}
+	cases := []struct {
+		name string
+		opts Options
+		row  sources.Row
+		want string
+	}{
+		{"fits", xlsx, sources.Row{Line: 2, Fields: []string{fit}}, ""},
+		{"long field", xlsx, sources.Row{Line: 7, Fields: []string{"a", long}}, "row 7, column B"},
+		{"long stored cell", Options{Path: "out.xlsx", InputPath: "in.xlsx"}, sources.Row{Line: 9, Cells: []sources.Cell{{Value: long}}}, "row 9, column A"},
+		{"too wide", xlsx, sources.Row{Line: 3, Fields: make([]string, excelize.MaxColumns)}, "columns"},
+		{"too many rows", xlsx, sources.Row{Index: excelize.TotalRows, Line: 5}, "rows"},
+		{"csv holds it", Options{Path: "out.csv"}, sources.Row{Line: 7, Fields: []string{long}}, ""},
+	}
+	for _, c := range cases {
+		err := c.opts.FitsRow(c.row)
+		if (c.want == "") != (err == nil) || (err != nil && !strings.Contains(err.Error(), c.want)) {
+			t.Errorf("%s: %v, want %q", c.name, err, c.want)
+		}
+	}
+}
+
+func TestAbortLeavesNothing(t *testing.T) {
+	for _, ext := range []string{".csv", ".xlsx"} {
+		dir := t.TempDir()
+		path := filepath.Join(dir, "out"+ext)
+		if err := os.WriteFile(path, []byte("old"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		s, err := Create(Options{Path: path, Header: []string{"card"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Write(sources.Row{Line: 2, Fields: []string{"6228481698729890079"}}, okAnswer("x")); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Abort(); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Write(sources.Row{}, Answer{}); err != ErrClosed {
+			t.Errorf("%s: Write after Abort = %v, want ErrClosed", ext, err)
+		}
+		if data, _ := os.ReadFile(path); string(data) != "old" || !slices.Equal(listDir(t, dir), []string{"out" + ext}) {
+			t.Errorf("%s: after Abort the folder holds %q and the old output %q", ext, listDir(t, dir), data)
+		}
 	}
 }

@@ -1,6 +1,7 @@
 package sinks
 
 import (
+	"archive/zip"
 	"bytes"
 	"encoding/json"
 	"errors"
@@ -17,6 +18,7 @@ import (
 	"github.com/xuri/excelize/v2"
 
 	"cardbatch/billing"
+	"cardbatch/sources"
 )
 
 // sampleSummary is a resumed run: an interrupted first attempt and a second
@@ -250,11 +252,13 @@ func TestRenderTable(t *testing.T) {
 
 func TestSummarySheet(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "out.xlsx")
-	s, err := Create(Options{Path: path, Header: []string{"card"}})
+	s, err := Create(Options{Path: path, Header: []string{"card"}, InputName: "客户名单.xlsx"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	writeAll(t, s, [][]string{{"6227009328792181234"}})
+	if err := s.Write(sources.Row{Line: 2, Fields: []string{"6227009328792181234"}, Card: "6227009328792181234"}, Answer{}); err != nil {
+		t.Fatal(err)
+	}
 	if err := s.Commit(sampleSummary()); err != nil {
 		t.Fatal(err)
 	}
@@ -263,13 +267,10 @@ func TestSummarySheet(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	if got := f.GetSheetList(); !slices.Equal(got, []string{DefaultSheetName, SummarySheetName}) {
+	if got := f.GetSheetList(); !slices.Equal(got, []string{"Results", "Summary"}) {
 		t.Fatalf("sheets = %q, want data then Summary", got)
 	}
-	if f.GetActiveSheetIndex() != 0 {
-		t.Errorf("active sheet = %d, want the data sheet", f.GetActiveSheetIndex())
-	}
-	rows, err := f.GetRows(SummarySheetName)
+	rows, err := f.GetRows("Summary")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -294,51 +295,33 @@ func TestSummarySheet(t *testing.T) {
 	}
 	cell := func(col, row int) string {
 		t.Helper()
-		v, err := f.GetCellValue(SummarySheetName, cellName(col, row))
+		v, err := f.GetCellValue("Summary", cellName(col, row))
 		if err != nil {
 			t.Fatal(err)
 		}
 		return v
 	}
-	bold := func(col, row int) bool {
-		id, _ := f.GetCellStyle(SummarySheetName, cellName(col, row))
-		st, _ := f.GetStyle(id)
-		return st != nil && st.Font != nil && st.Font.Bold
-	}
-
-	if !strings.Contains(cell(1, 1), "billing summary") || !bold(1, 1) {
-		t.Errorf("A1 = %q, want a bold title", cell(1, 1))
-	}
-	// Key/value figures: column B, formatted #,##0 (stored as numbers).
 	kv := []struct{ section, key, value string }{
-		{"Calls", "rows", "1,000"}, {"Calls", "api_calls", "12,345"}, {"Calls", "charged_calls", "9,876"},
-		{"Calls", "free_calls", "2,468"}, {"Calls", "in_doubt", "1"}, {"Calls", "unknown_result_calls", "3"},
-		{"Rows", "done", "919"}, {"Rows", "invalid", "20"}, {"Rows", "duplicates", "50"},
-		{"Rows", "cache_hits", "5"}, {"Rows", "failed", "2"}, {"Rows", "skipped", "4"},
-		{"Cost", "price", "0.05"}, {"Cost", "estimated_cost", "493.80"},
-		{"By HTTP status", "429", "12"}, {"By row status", "ok", "800"}, {"By row status", "failed", "2"},
-		{"By issuing bank", "中国工商银行", "300"}, {"By issuing bank", "China Merchants Bank", "200"},
-		{"By card nature", "debit", "700"}, {"By card nature", "credit", "173"},
+		{"Run", "Input file", "客户名单.xlsx"}, {"Run", "Started", "2026-03-01 09:00:00 +00:00"},
+		{"Run", "Finished", "not finished"}, {"Run", "Attempts", "2"},
+		{"Calls", "Rows read", "1,000"}, {"Calls", "Calls sent", "12,345"}, {"Calls", "Charged calls", "9,876"},
+		{"Calls", "Free calls", "2,468"}, {"Calls", "Calls in doubt", "1"}, {"Calls", "Undocumented answers", "3"},
+		{"Rows", "Rows answered", "919"}, {"Rows", "Invalid card numbers", "20"}, {"Rows", "Repeated card numbers", "50"},
+		{"Rows", "Answered from the cache", "5"}, {"Rows", "Rows without an answer", "2"}, {"Rows", "Rows not sent (run stopped)", "4"},
+		{"Cost", "Price per charged call", "0.05"}, {"Cost", "Estimated cost", "493.80"},
+		{"Answers by HTTP status", "429", "12"}, {"Rows by status", "ok", "800"},
+		{"Top issuing banks", "中国工商银行", "300"}, {"Top issuing banks", "China Merchants Bank", "200"},
+		{"Rows by card type", "debit", "700"},
 	}
 	for _, c := range kv {
-		r := find(c.section, c.key)
-		if got := cell(2, r); got != c.value {
+		if got := cell(2, find(c.section, c.key)); got != c.value {
 			t.Errorf("%s/%s = %q, want %q", c.section, c.key, got, c.value)
 		}
 	}
-	r := find("Calls", "charged_calls")
-	if ct, _ := f.GetCellType(SummarySheetName, cellName(2, r)); ct != excelize.CellTypeUnset && ct != excelize.CellTypeNumber {
-		t.Errorf("charged_calls value has cell type %v, want a number", ct)
+	r := find("Calls", "Charged calls")
+	if raw, _ := f.GetCellValue("Summary", cellName(2, r), excelize.Options{RawCellValue: true}); raw != "9876" {
+		t.Errorf("charged calls raw value = %q, want the number 9876", raw)
 	}
-	if raw, _ := f.GetCellValue(SummarySheetName, cellName(2, r), excelize.Options{RawCellValue: true}); raw != "9876" {
-		t.Errorf("charged_calls raw value = %q, want 9876", raw)
-	}
-	for _, h := range []string{"Calls", "Rows", "Cost", "By result", "Attempts", "By issuing bank", "By card nature"} {
-		if !bold(1, find("", h)) {
-			t.Errorf("heading %q is not bold", h)
-		}
-	}
-	// By result: code, meaning, count, billing class.
 	byResult := []struct{ code, meaning, count, class string }{
 		{"0", "query successful", "9,000", "charged"},
 		{"-1", "no information found", "873", "charged"},
@@ -347,62 +330,88 @@ func TestSummarySheet(t *testing.T) {
 		{"7", "undocumented result code", "3", "unknown, counted as charged"},
 	}
 	for _, br := range byResult {
-		r := find("By result", br.code)
+		r := find("Answers by result code", br.code)
 		got := []string{cell(2, r), cell(3, r), cell(4, r)}
 		if want := []string{br.meaning, br.count, br.class}; !slices.Equal(got, want) {
 			t.Errorf("by result %s = %q, want %q", br.code, got, want)
 		}
 	}
-	// Attempts: a bold header row, then one row per attempt.
-	hr := find("Attempts", "attempt")
-	if !bold(1, hr) || cell(4, hr) != "api_calls" || cell(8, hr) != "outcome" {
-		t.Errorf("attempts header row %d = %q", hr, rows[hr-1])
-	}
+	hr := find("Attempts", "Attempt")
 	wantAttempts := [][]string{
 		{"1", "2026-03-01 09:00:00 +00:00", "2026-03-01 10:30:00 +00:00", "10,000", "8,000", "2,000", "0", "interrupted", "0=7300 -1=700 -2=2000"},
-		{"2", "2026-03-01 11:15:30 +00:00", "-", "2,345", "1,876", "468", "1", "-", "0=1700 -1=173 -2=400 -3=68 7=3"},
+		{"2", "2026-03-01 11:15:30 +00:00", "not finished", "2,345", "1,876", "468", "1", "running", "0=1700 -1=173 -2=400 -3=68 7=3"},
 	}
 	for i, want := range wantAttempts {
 		if got := rows[hr+i]; !slices.Equal(got, want) {
 			t.Errorf("attempt row %d = %q, want %q", i+1, got, want)
 		}
 	}
-	// Banks by descending count, ties by name.
-	b1, b2, b3 := find("By issuing bank", "中国工商银行"), find("By issuing bank", "China Merchants Bank"), find("By issuing bank", "中国银行")
+	b1, b2, b3 := find("Top issuing banks", "中国工商银行"), find("Top issuing banks", "China Merchants Bank"), find("Top issuing banks", "中国银行")
 	if !(b1 < b2 && b2 < b3) {
 		t.Errorf("bank rows %d, %d, %d: want by descending count, then name", b1, b2, b3)
 	}
-	if w, _ := f.GetColWidth(SummarySheetName, "A"); w != summaryColWidths[0] {
-		t.Errorf("column A width = %v, want %v", w, summaryColWidths[0])
+	charts := chartParts(t, path)
+	if len(charts) != 2 {
+		t.Fatalf("chart parts = %q, want 2 (answers by result code, top issuing banks)", charts)
 	}
+}
 
-	t.Run("no price, no banks: sections left out", func(t *testing.T) {
-		path := filepath.Join(t.TempDir(), "out.xlsx")
-		s, err := Create(Options{Path: path, Header: []string{"card"}})
-		if err != nil {
-			t.Fatal(err)
+// chartParts lists the chart parts of the workbook at path.
+func chartParts(t *testing.T, path string) []string {
+	t.Helper()
+	zr, err := zip.OpenReader(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer zr.Close()
+	var out []string
+	for _, f := range zr.File {
+		if strings.HasPrefix(f.Name, "xl/charts/chart") {
+			out = append(out, f.Name)
 		}
-		if err := s.Commit(&billing.Summary{Rows: 0}); err != nil {
-			t.Fatal(err)
-		}
-		rows := readXLSX(t, path, SummarySheetName)
-		var labels []string
-		for _, r := range rows {
-			if len(r) > 0 {
-				labels = append(labels, r[0])
+	}
+	return out
+}
+
+func TestSummarySheetChinese(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "out.xlsx")
+	s, err := Create(Options{Path: path, Header: []string{"卡号"}, Lang: "zh"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sampleSummary()
+	fin := sum.Attempts[1].StartedAt.Add(time.Hour)
+	sum.Attempts[1].FinishedAt, sum.Attempts[1].Outcome = &fin, "finished"
+	if err := s.Commit(sum); err != nil {
+		t.Fatal(err)
+	}
+	f, err := excelize.OpenFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if got := f.GetSheetList(); !slices.Equal(got, []string{"查询结果", "汇总"}) {
+		t.Fatalf("sheets = %q", got)
+	}
+	rows, err := f.GetRows("汇总")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{"计费调用数": "9,876", "结束时间": "2026-03-01 12:15:30 +00:00", "预估费用": "493.80"}
+	for _, r := range rows {
+		if len(r) > 1 && want[r[0]] != "" {
+			if r[1] != want[r[0]] {
+				t.Errorf("%s = %q, want %q", r[0], r[1], want[r[0]])
 			}
+			delete(want, r[0])
 		}
-		for _, absent := range []string{"Cost", "price", "By issuing bank", "By card nature", "By HTTP status"} {
-			if slices.Contains(labels, absent) {
-				t.Errorf("section %q present without data", absent)
-			}
+		if len(r) > 7 && r[0] == "2" && r[7] != "完成" {
+			t.Errorf("attempt 2 outcome = %q, want 完成", r[7])
 		}
-		for _, present := range []string{"Calls", "charged_calls", "By result", "Attempts"} {
-			if !slices.Contains(labels, present) {
-				t.Errorf("%q missing", present)
-			}
-		}
-	})
+	}
+	if len(want) > 0 {
+		t.Errorf("labels missing: %v", want)
+	}
 }
 
 func TestFormatters(t *testing.T) {

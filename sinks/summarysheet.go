@@ -1,7 +1,9 @@
 package sinks
 
 import (
+	"fmt"
 	"strconv"
+	"strings"
 
 	"github.com/xuri/excelize/v2"
 
@@ -15,11 +17,14 @@ const (
 )
 
 // summaryColWidths are the widths of the Summary sheet's columns A, B, ...
-var summaryColWidths = []float64{30, 26, 26, 16, 16, 14, 12, 14, 30}
+var summaryColWidths = []float64{28, 26, 26, 12, 12, 12, 12, 26, 30}
+
+// topBanks is how many issuing banks the Summary sheet lists and charts.
+const topBanks = 10
 
 // sheetStyles are the style IDs used on the Summary sheet.
 type sheetStyles struct {
-	title, note, heading, colHead, colHeadNum, integer, integerLeft, money, price int
+	title, note, heading, colHead, colHeadNum, integer, money, price int
 }
 
 // summarySheet writes a small sheet cell by cell, remembering the first
@@ -29,15 +34,16 @@ type summarySheet struct {
 	name string
 	row  int
 	st   sheetStyles
+	w    func(string) string
 	err  error
 }
 
 // writeSummarySheet adds a sheet named name to f with sum laid out for a
-// person: a title, the call and row counts under headings, the cost when a
-// price is set, the answers by result code with their meaning and billing
-// class, the other breakdowns, and one line per attempt. Labels are the JSON
-// keys of the summary so the sheet, the table and the JSON file match.
-func writeSummarySheet(f *excelize.File, name string, sum *billing.Summary) error {
+// manager, in opts.Lang: the input file, the run's start and end, the calls
+// and rows in words, the cost when a price is known, the answers by result
+// code, every attempt with its end and outcome, the top issuing banks, and
+// two charts (answers by result code; top issuing banks).
+func writeSummarySheet(f *excelize.File, name string, sum *billing.Summary, opts Options) error {
 	if _, err := f.NewSheet(name); err != nil {
 		return err
 	}
@@ -51,110 +57,210 @@ func writeSummarySheet(f *excelize.File, name string, sum *billing.Summary) erro
 			return err
 		}
 	}
-	s := &summarySheet{f: f, name: name, st: st}
-
-	s.next()
-	s.set(1, "cardbatch billing summary", st.title)
-	s.next()
-	s.set(1, "Counted over every attempt of this run, resumed attempts included.", st.note)
-
-	s.section("Calls")
-	for _, it := range callItems(sum) {
-		s.keyValue(it.key, it.value, it.note)
+	if err := fitOnePage(f, name); err != nil {
+		return err
 	}
-	s.section("Rows")
+	lang, _ := langOf(opts.Lang)
+	s := &summarySheet{f: f, name: name, st: st, w: words(lang)}
+	s.next()
+	s.set(1, s.w("title"), st.title)
+	s.next()
+	s.set(1, s.w("subtitle"), st.note)
+	s.runSection(sum, opts.InputName)
+	s.figures(sum, opts.Price)
+	results := s.resultTable(sum)
+	s.attemptTable(sum.Attempts)
+	s.countTable("by_status", "status", stringCounts(sum.ByStatus), statusKeys(sum.ByStatus))
+	if len(sum.ByHTTPStatus) > 0 {
+		s.countTable("by_http_status", "http_status", sum.ByHTTPStatus, numericKeys(sum.ByHTTPStatus))
+	}
+	banks := s.countTable("by_bank", "bank", stringCounts(sum.ByBank), firstN(byCountDesc(sum.ByBank), topBanks))
+	s.countTable("by_card_type", "card_type", stringCounts(sum.ByCardType), byCountDesc(sum.ByCardType))
+	if s.err != nil {
+		return s.err
+	}
+	return s.charts(results, banks)
+}
+
+// span of rows of a table: its column-title row and its last row.
+type tableRows struct{ head, last int }
+
+// runSection writes what was run and when.
+func (s *summarySheet) runSection(sum *billing.Summary, input string) {
+	s.section(s.w("run"))
+	if input != "" {
+		s.label("input", input)
+	}
+	if n := len(sum.Attempts); n > 0 {
+		s.label("run_start", formatTime(sum.Attempts[0].StartedAt))
+		end := s.w("not_finished")
+		if fin := sum.Attempts[n-1].FinishedAt; fin != nil {
+			end = formatTime(*fin)
+		}
+		s.label("run_end", end)
+		s.next()
+		s.set(1, s.w("attempt_count"), 0)
+		s.set(2, n, s.st.integer)
+	}
+}
+
+// figures writes the call and row counts and the cost.
+func (s *summarySheet) figures(sum *billing.Summary, price float64) {
+	s.section(s.w("calls"))
+	for _, it := range callItems(sum) {
+		s.keyValue(it.key, it.value)
+	}
+	s.section(s.w("rows_h"))
 	for _, it := range rowItems(sum) {
-		s.keyValue(it.key, it.value, it.note)
+		s.keyValue(it.key, it.value)
 	}
 	if sum.Price > 0 {
-		s.section("Cost")
-		s.next()
-		s.set(1, "price", 0)
-		s.set(2, sum.Price, st.price)
-		s.set(3, "per charged call", st.note)
-		s.next()
-		s.set(1, "estimated_cost", 0)
-		s.set(2, sum.EstimatedCost, st.money)
-		s.set(3, "charged_calls × price", st.note)
+		price = sum.Price
 	}
+	if price <= 0 {
+		return
+	}
+	cost := sum.EstimatedCost
+	if cost == 0 {
+		cost = float64(sum.ChargedCalls) * price
+	}
+	s.section(s.w("cost"))
+	s.next()
+	s.set(1, s.w("price"), 0)
+	s.set(2, price, s.st.price)
+	s.next()
+	s.set(1, s.w("estimated_cost"), 0)
+	s.set(2, cost, s.st.money)
+	s.set(3, s.w("cost_note"), s.st.note)
+}
 
-	s.section("By result")
-	s.tableHeader([]string{"code", "meaning", "count", "billing"}, map[int]bool{3: true})
+// resultTable writes the answers by result code and returns its rows.
+func (s *summarySheet) resultTable(sum *billing.Summary) tableRows {
+	s.section(s.w("by_result"))
+	s.tableHeader([]string{s.w("code"), s.w("meaning"), s.w("count"), s.w("billing")}, map[int]bool{3: true})
+	t := tableRows{head: s.row}
 	if len(sum.ByResult) == 0 {
 		s.next()
-		s.set(1, "(no answers)", st.note)
+		s.set(1, s.w("none"), s.st.note)
 	}
 	for _, code := range resultCodes(sum.ByResult) {
 		s.next()
 		s.set(1, code, 0)
-		s.set(2, resultMeaning(code), 0)
-		s.set(3, sum.ByResult[code], st.integer)
-		s.set(4, classLabel(code), 0)
+		s.set(2, s.meaning(code), 0)
+		s.set(3, sum.ByResult[code], s.st.integer)
+		s.set(4, s.w(string(billing.ClassOf(code))), 0)
 	}
+	t.last = s.row
+	return t
+}
 
-	if len(sum.ByHTTPStatus) > 0 {
-		s.section("By HTTP status")
-		s.tableHeader([]string{"http_status", "count"}, map[int]bool{2: true})
-		for _, k := range numericKeys(sum.ByHTTPStatus) {
-			s.next()
-			s.set(1, k, 0)
-			s.set(2, sum.ByHTTPStatus[k], st.integer)
-		}
+// meaning says in words what a result code means.
+func (s *summarySheet) meaning(code string) string {
+	switch code {
+	case billing.ResultOK, billing.ResultNotFound, billing.ResultBusy, billing.ResultNotExist:
+		return s.w("m" + code)
 	}
-	if len(sum.ByStatus) > 0 {
-		s.section("By row status")
-		s.tableHeader([]string{"status", "rows"}, map[int]bool{2: true})
-		for _, k := range statusKeys(sum.ByStatus) {
-			s.next()
-			s.set(1, k, 0)
-			s.set(2, sum.ByStatus[k], st.integer)
-		}
-	}
+	return s.w("m?")
+}
 
-	s.section("Attempts")
-	numeric := map[int]bool{}
-	for i, isNum := range attemptNumeric {
-		// Column A is wide for the labels above: its number stays left.
-		numeric[i+1] = isNum && i > 0
+// attemptTable writes one line per attempt with its end and outcome.
+func (s *summarySheet) attemptTable(attempts []billing.Attempt) {
+	s.section(s.w("attempts"))
+	keys := []string{"attempt", "started_at", "finished_at", "a_api_calls", "a_charged", "a_free", "a_in_doubt", "outcome", "a_by_result"}
+	cols := make([]string, len(keys))
+	for i, k := range keys {
+		cols[i] = s.w(k)
 	}
-	s.tableHeader(attemptColumns, numeric)
-	if len(sum.Attempts) == 0 {
+	s.tableHeader(cols, map[int]bool{4: true, 5: true, 6: true, 7: true})
+	if len(attempts) == 0 {
 		s.next()
-		s.set(1, "(none recorded)", st.note)
+		s.set(1, s.w("none"), s.st.note)
 	}
-	for _, a := range sum.Attempts {
-		cells := attemptCells(a)
+	for _, a := range attempts {
+		fin, outcome := s.w("not_finished"), a.Outcome
+		if a.FinishedAt != nil {
+			fin = formatTime(*a.FinishedAt)
+		}
+		if outcome == "" {
+			outcome = "running"
+		}
 		s.next()
-		s.set(1, a.Number, st.integerLeft)
-		s.set(2, cells[1], 0)
-		s.set(3, cells[2], 0)
-		s.set(4, a.APICalls, st.integer)
-		s.set(5, a.ChargedCalls, st.integer)
-		s.set(6, a.FreeCalls, st.integer)
-		s.set(7, a.InDoubt, st.integer)
-		s.set(8, cells[7], 0)
-		s.set(9, cells[8], 0)
+		s.set(1, a.Number, 0)
+		s.set(2, formatTime(a.StartedAt), 0)
+		s.set(3, fin, 0)
+		s.set(4, a.APICalls, s.st.integer)
+		s.set(5, a.ChargedCalls, s.st.integer)
+		s.set(6, a.FreeCalls, s.st.integer)
+		s.set(7, a.InDoubt, s.st.integer)
+		s.set(8, s.w(outcome), 0)
+		s.set(9, compactResults(a.ByResult), 0)
 	}
+}
 
-	for _, g := range []struct {
-		title, col string
-		m          map[string]int
-	}{
-		{"By issuing bank", "bank", sum.ByBank},
-		{"By card nature", "card_type", sum.ByCardType},
-	} {
-		if len(g.m) == 0 {
-			continue
-		}
-		s.section(g.title)
-		s.tableHeader([]string{g.col, "rows"}, map[int]bool{2: true})
-		for _, k := range byCountDesc(g.m) {
-			s.next()
-			s.set(1, k, 0)
-			s.set(2, g.m[k], st.integer)
-		}
+// countTable writes keys with their counts under a heading (nothing when
+// there are none) and returns its rows.
+func (s *summarySheet) countTable(heading, col string, m map[string]int64, keys []string) tableRows {
+	if len(keys) == 0 {
+		return tableRows{}
 	}
-	return s.err
+	s.section(s.w(heading))
+	s.tableHeader([]string{s.w(col), s.w("row_count")}, map[int]bool{2: true})
+	t := tableRows{head: s.row}
+	for _, k := range keys {
+		s.next()
+		s.set(1, k, 0)
+		s.set(2, m[k], s.st.integer)
+	}
+	t.last = s.row
+	return t
+}
+
+func stringCounts(m map[string]int) map[string]int64 {
+	out := make(map[string]int64, len(m))
+	for k, v := range m {
+		out[k] = int64(v)
+	}
+	return out
+}
+
+func firstN(keys []string, n int) []string { return keys[:min(n, len(keys))] }
+
+// charts adds a bar chart of the answers by result code and one of the top
+// issuing banks, right of the tables.
+func (s *summarySheet) charts(results, banks tableRows) error {
+	ref := "'" + strings.ReplaceAll(s.name, "'", "''") + "'!"
+	add := func(cell, title string, t tableRows, catCol, valCol string) error {
+		if t.last <= t.head {
+			return nil
+		}
+		rng := func(col string) string {
+			return fmt.Sprintf("%s$%s$%d:$%s$%d", ref, col, t.head+1, col, t.last)
+		}
+		return s.f.AddChart(s.name, cell, &excelize.Chart{
+			Type:      excelize.Bar,
+			Series:    []excelize.ChartSeries{{Name: fmt.Sprintf("%s$%s$%d", ref, valCol, t.head), Categories: rng(catCol), Values: rng(valCol)}},
+			Title:     excelize.ChartTitle{Paragraph: []excelize.RichTextRun{{Text: title}}},
+			Legend:    excelize.ChartLegend{Position: "none"},
+			PlotArea:  excelize.ChartPlotArea{ShowVal: true},
+			Dimension: excelize.ChartDimension{Width: 560, Height: 300},
+		})
+	}
+	if err := add("K2", s.w("by_result"), results, "B", "C"); err != nil {
+		return fmt.Errorf("add the chart of answers by result code: %w", err)
+	}
+	if err := add("K20", s.w("by_bank"), banks, "A", "B"); err != nil {
+		return fmt.Errorf("add the chart of issuing banks: %w", err)
+	}
+	return nil
+}
+
+// fitOnePage prints the sheet on one landscape page.
+func fitOnePage(f *excelize.File, name string) error {
+	one, landscape, fit := 1, "landscape", true
+	if err := f.SetPageLayout(name, &excelize.PageLayoutOptions{FitToWidth: &one, FitToHeight: &one, Orientation: &landscape}); err != nil {
+		return err
+	}
+	return f.SetSheetProps(name, &excelize.SheetPropsOptions{FitToPage: &fit})
 }
 
 func newSheetStyles(f *excelize.File) (sheetStyles, error) {
@@ -172,7 +278,6 @@ func newSheetStyles(f *excelize.File) (sheetStyles, error) {
 		{&st.colHeadNum, &excelize.Style{Font: &excelize.Font{Bold: true}, Border: border,
 			Alignment: &excelize.Alignment{Horizontal: "right"}}},
 		{&st.integer, &excelize.Style{NumFmt: numFmtInt}},
-		{&st.integerLeft, &excelize.Style{NumFmt: numFmtInt, Alignment: &excelize.Alignment{Horizontal: "left"}}},
 		{&st.money, &excelize.Style{NumFmt: numFmtMoney}},
 		{&st.price, &excelize.Style{CustomNumFmt: &priceFmt}},
 	}
@@ -195,12 +300,18 @@ func (s *summarySheet) section(title string) {
 	s.set(1, title, s.st.heading)
 }
 
-// keyValue writes one labelled count with its explanation.
-func (s *summarySheet) keyValue(key string, v int64, note string) {
+// label writes one labelled text.
+func (s *summarySheet) label(key, value string) {
 	s.next()
-	s.set(1, key, 0)
+	s.set(1, s.w(key), 0)
+	s.set(2, value, 0)
+}
+
+// keyValue writes one count labelled in words.
+func (s *summarySheet) keyValue(key string, v int64) {
+	s.next()
+	s.set(1, s.w(key), 0)
 	s.set(2, v, s.st.integer)
-	s.set(3, note, s.st.note)
 }
 
 // tableHeader writes a row of bold column titles; numeric columns (1-based)

@@ -1,204 +1,303 @@
 package sinks
 
 import (
-	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
-	"unicode/utf16"
+	"time"
 
 	"github.com/xuri/excelize/v2"
 
 	"cardbatch/billing"
+	"cardbatch/cardnum"
+	"cardbatch/sources"
 )
 
 // numFmtText is Excel's built-in "@" (text) number format: a cell with it
 // keeps its digits exactly as typed and is never turned into a number.
 const numFmtText = 49
 
-// xlsxSink streams rows into the data sheet of an excelize workbook. The
-// stream writer keeps at most excelize.StreamChunkSize bytes of sheet XML in
-// memory and spills the rest to a temporary file in Options.TmpDir, so memory
-// stays flat however many rows are written. Every cell is a string cell; the
-// card column and Options.TextColumns also carry the text number format.
-type xlsxSink struct {
-	mu        sync.Mutex
-	path      string
-	sheet     string
-	tmp       *os.File // reserved at Create; the workbook is written into it by Commit
-	f         *excelize.File
-	sw        *excelize.StreamWriter
-	textCol   []bool // textCol[i]: column i is forced to text
-	textStyle int
-	row       int // the last row number written
-	cells     []excelize.Cell
-	vals      []any
-	done      bool
+// dateTimeFormat is the number format of the answered_at cells.
+const dateTimeFormat = "yyyy-mm-dd hh:mm:ss"
+
+// DefaultSheetName is the data sheet's name in a fresh workbook (a CSV
+// input), by language.
+func DefaultSheetName(lang string) string {
+	if l, _ := langOf(lang); l == "zh" {
+		return "查询结果"
+	}
+	return "Results"
 }
 
-func newXLSXSink(opts Options) (_ *xlsxSink, err error) {
-	sheet := opts.SheetName
-	if sheet == "" {
-		sheet = DefaultSheetName
-	}
-	if strings.EqualFold(sheet, SummarySheetName) {
-		return nil, fmt.Errorf("sheet name %q is reserved for the billing summary; choose another", sheet)
-	}
-	tmpDir := opts.TmpDir
-	if tmpDir == "" {
-		tmpDir = filepath.Dir(opts.Path)
-	}
-	// excelize silently keeps everything in memory when it cannot create its
-	// temporary files, so a wrong TmpDir must fail here, not as a memory blow-up.
-	if fi, err := os.Stat(tmpDir); err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
-			return nil, fmt.Errorf("temporary directory %q does not exist: %w", tmpDir, fs.ErrNotExist)
-		}
-		return nil, fmt.Errorf("temporary directory %q: %w", tmpDir, err)
-	} else if !fi.IsDir() {
-		return nil, fmt.Errorf("temporary directory %q is not a directory", tmpDir)
-	}
+// xlsxSink streams rows into the card sheet of an excelize workbook: a
+// fresh one for a CSV input, the input workbook itself for an XLSX input
+// (see keep.go). The stream writer keeps at most excelize.StreamChunkSize
+// bytes of sheet XML in memory and spills the rest to a temporary file in
+// Options.TmpDir, so memory stays flat however many rows are written.
+type xlsxSink struct {
+	mu    sync.Mutex
+	opts  Options
+	lang  string
+	tmp   *os.File // reserved at Create; the workbook is written into it by Commit
+	f     *excelize.File
+	sw    *excelize.StreamWriter
+	sheet string
+	width int // the input header's width: the added cells start there
 
+	textStyle, timeStyle int
+	headerStyles         []int // per output column
+	headerHeight         float64
+
+	keep    *keepState // non-nil when the input workbook is kept
+	started bool       // the header row is written (or there is none)
+	row     int        // the last sheet row written
+	done    bool
+}
+
+// newXLSXSink opens a fresh workbook for a CSV input.
+func newXLSXSink(opts Options) (_ *xlsxSink, err error) {
+	lang, _ := langOf(opts.Lang)
+	tmpDir, err := excelTmpDir(opts)
+	if err != nil {
+		return nil, err
+	}
 	f := excelize.NewFile(excelize.Options{TmpDir: tmpDir})
 	defer func() {
 		if err != nil {
 			_ = f.Close()
 		}
 	}()
+	sheet := DefaultSheetName(lang)
 	if err := f.SetSheetName("Sheet1", sheet); err != nil {
 		return nil, fmt.Errorf("sheet name %q: %w", sheet, err)
 	}
-	textStyle, err := f.NewStyle(&excelize.Style{NumFmt: numFmtText})
-	if err != nil {
-		return nil, fmt.Errorf("create text style: %w", err)
+	s := &xlsxSink{opts: opts, lang: lang, f: f, sheet: sheet, width: len(opts.Header)}
+	if err := s.newStyles(); err != nil {
+		return nil, err
 	}
-	headerStyle, err := f.NewStyle(&excelize.Style{Font: &excelize.Font{Bold: true}, NumFmt: numFmtText})
+	bold, err := f.NewStyle(&excelize.Style{Font: &excelize.Font{Bold: true}, NumFmt: numFmtText})
 	if err != nil {
 		return nil, fmt.Errorf("create header style: %w", err)
 	}
-	sw, err := f.NewStreamWriter(sheet)
-	if err != nil {
+	if s.sw, err = f.NewStreamWriter(sheet); err != nil {
 		return nil, fmt.Errorf("open sheet %q for writing: %w", sheet, err)
 	}
-
-	ncols := len(opts.Header)
-	for _, c := range opts.TextColumns {
-		ncols = max(ncols, c+1)
-	}
-	ncols = max(ncols, opts.CardColumn+1)
-	if ncols > excelize.MaxColumns {
-		return nil, fmt.Errorf("XLSX holds at most %d columns; this output has %d: write CSV instead", excelize.MaxColumns, ncols)
-	}
-	textCol := make([]bool, ncols)
-	textCol[opts.CardColumn] = true
-	for _, c := range opts.TextColumns {
-		textCol[c] = true
-	}
-
-	// Column widths, column styles and panes must precede the first row.
-	for i := range ncols {
-		name := ""
-		if i < len(opts.Header) {
-			name = opts.Header[i]
+	names := append(append([]string{}, opts.Header...), AddedColumns(lang, opts.Prefix)...)
+	for i, name := range names {
+		s.headerStyles = append(s.headerStyles, bold)
+		key := name
+		if i >= s.width {
+			key = addedKeys[i-s.width]
 		}
-		if err := sw.SetColWidth(i+1, i+1, columnWidth(name, i == opts.CardColumn)); err != nil {
+		if err := s.sw.SetColWidth(i+1, i+1, columnWidth(key, i == opts.CardColumn)); err != nil {
 			return nil, fmt.Errorf("set width of column %d: %w", i+1, err)
 		}
-		if textCol[i] {
-			// Cells typed into this column later are text as well.
-			if err := sw.SetColStyle(i+1, i+1, textStyle); err != nil {
-				return nil, fmt.Errorf("set style of column %d: %w", i+1, err)
-			}
-		}
 	}
-	if len(opts.Header) > 0 {
-		if err := sw.SetPanes(&excelize.Panes{
-			Freeze: true, YSplit: 1, TopLeftCell: "A2", ActivePane: "bottomLeft",
-			Selection: []excelize.Selection{{SQRef: "A2", ActiveCell: "A2", Pane: "bottomLeft"}},
-		}); err != nil {
-			return nil, fmt.Errorf("freeze header row: %w", err)
-		}
+	// Cells typed into the card column later are text as well.
+	if err := s.sw.SetColStyle(opts.CardColumn+1, opts.CardColumn+1, s.textStyle); err != nil {
+		return nil, fmt.Errorf("set style of the card column: %w", err)
 	}
-
-	tmp, err := createTemp(opts.Path, opts.StageDir, opts.Mode)
-	if err != nil {
+	if s.tmp, err = createTemp(opts.Path, opts.StageDir, opts.Mode); err != nil {
 		return nil, err
-	}
-	s := &xlsxSink{path: opts.Path, sheet: sheet, tmp: tmp, f: f, sw: sw, textCol: textCol, textStyle: textStyle}
-	if len(opts.Header) > 0 {
-		if err := s.writeRow(opts.Header, headerStyle); err != nil {
-			_ = discardTemp(tmp)
-			return nil, err
-		}
 	}
 	return s, nil
 }
 
-// columnWidth is the width of a data column, in Excel's character units.
-func columnWidth(header string, card bool) float64 {
-	if card {
-		return 22
+// excelTmpDir returns the folder for excelize's temporary files and checks
+// it: excelize silently keeps everything in memory when it cannot create
+// them, so a wrong folder must fail here, not as a memory blow-up.
+func excelTmpDir(opts Options) (string, error) {
+	dir := opts.TmpDir
+	if dir == "" {
+		dir = filepath.Dir(opts.Path)
 	}
-	switch strings.ToLower(header) {
-	case "description", "error":
-		return 30
-	case "account_bank":
-		return 24
+	fi, err := os.Stat(dir)
+	if err != nil {
+		return "", fmt.Errorf("temporary folder %q: %w", dir, err)
 	}
-	return float64(min(max(displayWidth(header)+4, 14), 30))
+	if !fi.IsDir() {
+		return "", fmt.Errorf("temporary folder %q is not a folder", dir)
+	}
+	return dir, nil
 }
 
-func (s *xlsxSink) Write(fields []string) error {
+// newStyles adds the styles of the card column and the answered_at cells.
+func (s *xlsxSink) newStyles() (err error) {
+	if s.textStyle, err = s.f.NewStyle(&excelize.Style{NumFmt: numFmtText}); err != nil {
+		return fmt.Errorf("create text style: %w", err)
+	}
+	format := dateTimeFormat
+	if s.timeStyle, err = s.f.NewStyle(&excelize.Style{CustomNumFmt: &format}); err != nil {
+		return fmt.Errorf("create date-time style: %w", err)
+	}
+	return nil
+}
+
+// columnWidth is the width of a column, in Excel's character units, by its
+// English name.
+func columnWidth(key string, card bool) float64 {
+	switch {
+	case card:
+		return 22
+	case key == "description" || key == "error":
+		return 30
+	case key == "account_bank" || key == "answered_at":
+		return 22
+	}
+	return float64(min(max(displayWidth(key)+4, 12), 30))
+}
+
+// headerRow returns the header cells: the input's names, then the added ones.
+func (s *xlsxSink) headerRow() []any {
+	names := append(append([]string{}, s.opts.Header...), AddedColumns(s.lang, s.opts.Prefix)...)
+	vals := make([]any, len(names))
+	for i, n := range names {
+		vals[i] = excelize.Cell{StyleID: s.headerStyles[i], Value: n}
+	}
+	return vals
+}
+
+// start writes the header row before the first data row (at line, its
+// sheet row in the input; 0 when there is none) and freezes it.
+func (s *xlsxSink) start(line int) error {
+	s.started = true
+	if s.opts.Header == nil {
+		return nil
+	}
+	hdr := 1
+	if s.keep != nil {
+		hdr = s.placeHeader(line)
+	}
+	if err := s.sw.SetPanes(&excelize.Panes{
+		Freeze: true, YSplit: hdr, TopLeftCell: "A" + strconv.Itoa(hdr+1), ActivePane: "bottomLeft",
+		Selection: []excelize.Selection{{SQRef: "A" + strconv.Itoa(hdr+1), ActiveCell: "A" + strconv.Itoa(hdr+1), Pane: "bottomLeft"}},
+	}); err != nil {
+		return fmt.Errorf("freeze the header row: %w", err)
+	}
+	var opts []excelize.RowOpts
+	if s.headerHeight > 0 {
+		opts = append(opts, excelize.RowOpts{Height: s.headerHeight})
+	}
+	return s.setRow(hdr, s.headerRow(), opts...)
+}
+
+func (s *xlsxSink) setRow(n int, vals []any, opts ...excelize.RowOpts) error {
+	if err := s.sw.SetRow("A"+strconv.Itoa(n), vals, opts...); err != nil {
+		return fmt.Errorf("write row %d of sheet %q: %w", n, s.sheet, err)
+	}
+	s.row = n
+	return nil
+}
+
+// Write writes the row's cells (the input workbook's as stored when it is
+// kept; otherwise the fields as text) at the row's place, then the answer's
+// cells typed: account_type a number, answered_at a date-time.
+func (s *xlsxSink) Write(row sources.Row, a Answer) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.done {
 		return ErrClosed
 	}
-	return s.writeRow(fields, 0)
+	if err := s.opts.FitsRow(row); err != nil {
+		return err
+	}
+	if !s.started {
+		if err := s.start(row.Line); err != nil {
+			return err
+		}
+	}
+	n := s.row + 1
+	if s.keep != nil {
+		n = row.Line + s.keep.shift
+	}
+	own, extra := s.ownCells(row)
+	vals := append(own, answerValues(a, s.lang)...)
+	if at := s.width + colAnsweredAt; vals[at] != nil {
+		vals[at] = excelize.Cell{StyleID: s.timeStyle, Value: vals[at]}
+	}
+	return s.setRow(n, append(vals, extra...))
 }
 
-// writeRow writes fields as the next row. A non-zero style applies to every
-// cell (the header); otherwise text columns get the text style.
-func (s *xlsxSink) writeRow(fields []string, style int) error {
-	if s.row >= excelize.TotalRows {
-		return fmt.Errorf("XLSX holds at most %s rows: write CSV output instead", formatInt(excelize.TotalRows))
-	}
-	row := s.row + 1
-	if cap(s.cells) < len(fields) {
-		s.cells = make([]excelize.Cell, len(fields))
-		s.vals = make([]any, len(fields))
-	}
-	cells, vals := s.cells[:len(fields)], s.vals[:len(fields)]
-	for i, v := range fields {
-		if len(v) > excelize.TotalCellChars && len(utf16.Encode([]rune(v))) > excelize.TotalCellChars {
-			return fmt.Errorf("row %d, column %d: a cell holds more than %s characters, the XLSX limit: write CSV output instead",
-				row, i+1, formatInt(excelize.TotalCellChars))
-		}
-		st := style
-		if st == 0 && i < len(s.textCol) && s.textCol[i] {
-			st = s.textStyle
-		}
+// ownCells returns the input's cells of row, padded to the header's width,
+// and the cells past it.
+func (s *xlsxSink) ownCells(row sources.Row) (own, extra []any) {
+	n := max(s.width, len(row.Fields), len(row.Cells))
+	vals := make([]any, n)
+	for i := range n {
 		switch {
-		case v != "":
-			cells[i] = excelize.Cell{StyleID: st, Value: v}
-			vals[i] = &cells[i]
-		case st != 0:
-			// An empty cell that keeps its column's text format.
-			cells[i] = excelize.Cell{StyleID: st}
-			vals[i] = &cells[i]
-		default:
-			vals[i] = nil
+		case i == s.opts.CardColumn:
+			vals[i] = s.cardCell(row)
+		case s.keep != nil && i < len(row.Cells):
+			vals[i] = storedValue(row.Cells[i])
+		case i < len(row.Fields) && row.Fields[i] != "":
+			vals[i] = row.Fields[i]
 		}
 	}
-	if err := s.sw.SetRow("A"+strconv.Itoa(row), vals); err != nil {
-		return fmt.Errorf("write row %d of sheet %q: %w", row, s.sheet, err)
+	return vals[:s.width:s.width], vals[s.width:]
+}
+
+// cardCell is the card cell, always text (masked with Options.MaskCard),
+// except a numeric cell that cannot hold a card exactly, kept as stored.
+func (s *xlsxSink) cardCell(row sources.Row) any {
+	var stored *sources.Cell
+	if s.keep != nil && s.opts.CardColumn < len(row.Cells) {
+		stored = &row.Cells[s.opts.CardColumn]
 	}
-	s.row = row
-	return nil
+	text := row.Card
+	if text == "" && s.opts.CardColumn < len(row.Fields) {
+		text = row.Fields[s.opts.CardColumn]
+	}
+	if s.opts.MaskCard {
+		text = cardnum.Mask(cardnum.Normalize(text))
+	} else if stored != nil && row.CardNumericUnsafe {
+		return storedValue(*stored)
+	}
+	style := s.textStyle
+	if stored != nil {
+		style = stored.Style
+	}
+	return excelize.Cell{StyleID: style, Value: text}
+}
+
+// storedValue turns a cell as stored in the input back into a value for the
+// stream writer, with its type, style and formula.
+func storedValue(c sources.Cell) any {
+	var v any
+	switch c.Type {
+	case "", "n":
+		if f, err := strconv.ParseFloat(c.Value, 64); err == nil {
+			v = f
+		}
+	case "b":
+		v = c.Value == "1" || strings.EqualFold(c.Value, "true")
+	case "d":
+		v = c.Value
+		if t, ok := parseISODate(c.Value); ok {
+			v = t
+		}
+	default: // "s", "inlineStr", "str", "e"
+		v = c.Value
+	}
+	if v == nil && c.Value != "" {
+		v = c.Value
+	}
+	if v == nil && c.Formula == "" && c.Style == 0 {
+		return nil
+	}
+	return excelize.Cell{StyleID: c.Style, Formula: c.Formula, Value: v}
+}
+
+// parseISODate reads the value of a "d" cell (ISO 8601).
+func parseISODate(s string) (time.Time, bool) {
+	for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04:05.999999999", "2006-01-02T15:04", "2006-01-02", "15:04:05"} {
+		if t, err := time.Parse(layout, s); err == nil {
+			return t, true
+		}
+	}
+	return time.Time{}, false
 }
 
 func (s *xlsxSink) Commit(sum *billing.Summary) (err error) {
@@ -213,21 +312,48 @@ func (s *xlsxSink) Commit(sum *billing.Summary) (err error) {
 			err = fmt.Errorf("remove excelize temporary files: %w", cerr)
 		}
 	}()
-	if err := s.sw.Flush(); err != nil {
+	if err := s.finish(sum); err != nil {
 		_ = discardTemp(s.tmp)
-		return fmt.Errorf("finish sheet %q: %w", s.sheet, err)
-	}
-	if sum != nil {
-		if err := writeSummarySheet(s.f, SummarySheetName, sum); err != nil {
-			_ = discardTemp(s.tmp)
-			return fmt.Errorf("write %s sheet: %w", SummarySheetName, err)
-		}
+		return err
 	}
 	if err := s.f.Write(s.tmp); err != nil {
 		_ = discardTemp(s.tmp)
 		return fmt.Errorf("write %q: %w", s.tmp.Name(), err)
 	}
-	return commitTemp(s.tmp, s.path)
+	return commitTemp(s.tmp, s.opts.Path)
+}
+
+// finish ends the card sheet (header, autofilter) and adds the Summary.
+func (s *xlsxSink) finish(sum *billing.Summary) error {
+	if !s.started {
+		if err := s.start(0); err != nil {
+			return err
+		}
+	}
+	if s.opts.Header != nil {
+		hdr := 1
+		if s.keep != nil {
+			hdr = s.keep.header
+		}
+		last, _ := excelize.CoordinatesToCellName(s.width+len(addedKeys), max(s.row, hdr))
+		if err := s.f.AutoFilter(s.sheet, "A"+strconv.Itoa(hdr)+":"+last, nil); err != nil {
+			return fmt.Errorf("add the autofilter: %w", err)
+		}
+	}
+	if err := s.sw.Flush(); err != nil {
+		return fmt.Errorf("finish sheet %q: %w", s.sheet, err)
+	}
+	if s.keep != nil {
+		s.keep.afterFlush(s.f)
+	}
+	if sum == nil {
+		return nil
+	}
+	name := summarySheetName(s.f, s.lang)
+	if err := writeSummarySheet(s.f, name, sum, s.opts); err != nil {
+		return fmt.Errorf("write the %s sheet: %w", name, err)
+	}
+	return nil
 }
 
 func (s *xlsxSink) Abort() error {
