@@ -14,8 +14,8 @@ import (
 // dryRun prints what a run would do without sending anything or creating
 // any file.
 func (a *app) dryRun(ctx context.Context, f *runFlags, inputPath string,
-	openSource func(context.Context) (pipeline.Source, error), settings map[string]string, answers pipeline.AnswerCache, cacheNamespace string, log *slog.Logger) (int, error) {
-	cfg := pipeline.Config{InputPath: inputPath, OpenSource: openSource, Settings: settings, Rate: f.rate, NoLuhn: f.noLuhn,
+	src pipeline.Source, settings map[string]string, answers pipeline.AnswerCache, cacheNamespace string, log *slog.Logger) (int, error) {
+	cfg := pipeline.Config{InputPath: inputPath, Source: src, Settings: settings, Rate: f.rate, NoLuhn: f.noLuhn,
 		Cache: answers, CacheTTL: f.cacheTTL, CacheNamespace: cacheNamespace}
 	if _, err := os.Stat(f.checkpoint); err == nil {
 		store, err := checkpoint.OpenReadOnly(ctx, f.checkpoint)

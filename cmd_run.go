@@ -33,7 +33,8 @@ type runFlags struct {
 	input, output, column, sheet, checkpoint, summary string
 	endpoint, tokenFile, logFormat, encoding          string
 	simulate, dryRun, noProgress, noLuhn, restart     bool
-	maskOutput, noCache                               bool
+	maskOutput, noCache, csvSafe, bom, noBOM, wait    bool
+	lang, prefix                                      string
 	encryptCard, encryptionArray                      bool
 	encryptionKey, cpuProfile                         string
 	cachePath                                         string
@@ -82,6 +83,12 @@ func (a *app) runFlagSet(f *runFlags) *flag.FlagSet {
 	fs.StringVar(&f.cachePath, "cache", "", "answer cache `FILE` shared across runs (default: the user's cache folder, cardbatch/answers.db)")
 	fs.BoolVar(&f.noCache, "no-cache", false, "do not use the answer cache")
 	fs.DurationVar(&f.cacheTTL, "cache-ttl", 30*24*time.Hour, "reuse cached answers younger than this (0 disables the cache)")
+	fs.StringVar(&f.lang, "lang", "en", "language of the added column names, the Summary sheet and account_type_name: en or zh")
+	fs.StringVar(&f.prefix, "prefix", "", "prefix for every added column name (when the input already has a column of that name)")
+	fs.BoolVar(&f.bom, "bom", false, "write the CSV output with a UTF-8 BOM (default: when the input had one or was GBK/GB18030/UTF-16)")
+	fs.BoolVar(&f.noBOM, "no-bom", false, "never write a UTF-8 BOM in the CSV output")
+	fs.BoolVar(&f.csvSafe, "csv-safe", false, "also neutralise formula-like cells of the input's own columns in a CSV output")
+	fs.BoolVar(&f.wait, "wait", false, "if another run holds the checkpoint, wait for it instead of exiting 5")
 	fs.Float64Var(&f.price, "price", 0, "price of one charged call, for estimated_cost in the summary and the dry run")
 	return fs
 }
@@ -158,6 +165,12 @@ func (a *app) run(ctx context.Context, f *runFlags, log *slog.Logger) (int, erro
 	if f.input == "" || f.output == "" {
 		return exitUsage, usageErr("--input and --output are required (see cardbatch run -h)")
 	}
+	if f.lang != "en" && f.lang != "zh" {
+		return exitUsage, usageErr("--lang must be en or zh, not %q", f.lang)
+	}
+	if f.bom && f.noBOM {
+		return exitUsage, usageErr("--bom and --no-bom contradict each other: choose one")
+	}
 	if f.price < 0 || f.cacheTTL < 0 {
 		return exitUsage, usageErr("--price and --cache-ttl must not be negative")
 	}
@@ -222,28 +235,29 @@ func (a *app) run(ctx context.Context, f *runFlags, log *slog.Logger) (int, erro
 	if f.input == "-" {
 		srcOpts.Format = "csv"
 	}
-	openSource := func(ctx context.Context) (pipeline.Source, error) {
-		in, err := sources.Open(ctx, srcOpts)
-		if err != nil {
-			return nil, inputErr(err)
-		}
-		return in, nil
-	}
-	// Validate the input before any checkpoint, call or output exists.
-	probe, err := openSource(ctx)
+	// The input is opened once, and checked with the output before any
+	// checkpoint, call or output exists.
+	in, err := sources.Open(ctx, srcOpts)
 	if err != nil {
-		return exitUsage, err
+		return exitUsage, inputErr(err)
 	}
-	if in, ok := probe.(sources.Input); ok {
-		for _, n := range in.Notes() {
-			log.Info("input: " + n)
-		}
-		log.Info("input opened", "file", f.input, "format", in.Format(), "card_column", in.Header()[in.CardColumn()],
-			"rows", in.TotalHint())
+	defer in.Close()
+	for _, n := range in.Notes() {
+		log.Info("input: " + n)
 	}
-	probe.Close()
+	log.Info("input opened", "file", f.input, "format", in.Format(), "card_column", in.Header()[in.CardColumn()],
+		"rows", in.TotalHint())
 	if a.panicHook != nil {
 		a.panicHook()
+	}
+	sinkOpts := a.sinkOptions(f, in, inputPath, tmpDir)
+	if err := sinks.CheckHeader(in.Header(), f.lang, f.prefix); err != nil {
+		return exitUsage, usageErr("%v", err)
+	}
+	if !f.dryRun {
+		if err := sinks.CheckFits(sinkOpts); err != nil {
+			return exitUsage, usageErr("%v", err)
+		}
 	}
 
 	settings := map[string]string{"column": f.column, "sheet": f.sheet, "encoding": f.encoding,
@@ -281,7 +295,7 @@ func (a *app) run(ctx context.Context, f *runFlags, log *slog.Logger) (int, erro
 	}
 
 	if f.dryRun {
-		return a.dryRun(ctx, f, inputPath, openSource, settings, answerCache, cacheNamespace, log)
+		return a.dryRun(ctx, f, inputPath, in, settings, answerCache, cacheNamespace, log)
 	}
 
 	// Field encryption: the center's public key. With --simulate a fresh
@@ -332,20 +346,7 @@ func (a *app) run(ctx context.Context, f *runFlags, log *slog.Logger) (int, erro
 		return exitFatal, err
 	}
 
-	// The output is 0600, or stricter when the input is (it holds the same cards).
-	mode := os.FileMode(0o600)
-	if st, err := os.Stat(inputPath); err == nil {
-		mode &= st.Mode().Perm()
-		mode |= 0o400
-	}
-	createSink := func(header []string, cardColumn int) (pipeline.Sink, error) {
-		out := append(append([]string{}, header...), sinks.AddedColumns...)
-		s, err := sinks.Create(sinks.Options{Path: f.output, Header: out, CardColumn: cardColumn, Mode: mode, TmpDir: tmpDir, StageDir: tmpDir})
-		if err != nil {
-			return nil, err
-		}
-		return sinks.Legacy(s, len(header), cardColumn, f.maskOutput), nil
-	}
+	createSink := func() (pipeline.Sink, error) { return sinks.Create(sinkOpts) }
 
 	// First SIGINT/SIGTERM: stop dispatching, finish in-flight calls, flush.
 	// Second: stop at once (the checkpoint stays consistent).
@@ -378,7 +379,7 @@ func (a *app) run(ctx context.Context, f *runFlags, log *slog.Logger) (int, erro
 	}
 
 	res, err := pipeline.Run(runCtx, pipeline.Config{
-		InputPath: inputPath, OpenSource: openSource, CreateSink: createSink, OutputPath: f.output, Store: store, Key: key,
+		InputPath: inputPath, Source: in, CreateSink: createSink, OutputPath: f.output, Store: store, Key: key,
 		Caller: client, Settings: settings, Restart: f.restart,
 		Rate: f.rate, Burst: f.burst, Concurrency: f.concurrency, Retries: f.retries,
 		RetryBase: f.retryBase, RetryMax: 16 * f.retryBase, NoLuhn: f.noLuhn, MaxCharged: f.maxCharged, MaskOutput: f.maskOutput,
@@ -424,6 +425,24 @@ func (a *app) run(ctx context.Context, f *runFlags, log *slog.Logger) (int, erro
 		return exitInterrupted, nil
 	}
 	return exitFatal, fmt.Errorf("unexpected outcome %q", res.Outcome)
+}
+
+// sinkOptions describes the output of a run over in.
+func (a *app) sinkOptions(f *runFlags, in sources.Input, inputPath, tmpDir string) sinks.Options {
+	// The output is 0600, or stricter when the input is (it holds the same cards).
+	mode := os.FileMode(0o600)
+	if st, err := os.Stat(inputPath); err == nil {
+		mode &= st.Mode().Perm()
+		mode |= 0o400
+	}
+	o := sinks.Options{Path: f.output, Header: in.Header(), CardColumn: in.CardColumn(), Mode: mode,
+		TmpDir: tmpDir, StageDir: tmpDir, Lang: f.lang, Prefix: f.prefix, CSVSafe: f.csvSafe,
+		MaskCard: f.maskOutput, InputName: filepath.Base(f.input), Price: f.price, SummaryPath: f.summary}
+	if in.Format() == "xlsx" {
+		o.InputPath, o.Sheet = inputPath, f.sheet
+	}
+	o.BOM = f.bom
+	return o
 }
 
 // inputErr marks input problems as usage errors (exit 2).

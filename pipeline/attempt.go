@@ -53,13 +53,9 @@ func runAttempt(ctx context.Context, cfg *Config, attempt int, recorded string, 
 // attempt opens the input and the output and runs the stages.
 func (r *runner) attempt(ctx context.Context, done *checkpoint.Bitset, recorded string) (*attemptOutput, error) {
 	cfg := r.cfg
-	src, err := cfg.OpenSource(ctx)
-	if err != nil {
-		return nil, err
-	}
-	defer src.Close()
+	src := cfg.Source
 	r.stats.total.Store(int64(src.TotalHint()))
-	sink, err := cfg.CreateSink(src.Header(), src.CardColumn())
+	sink, err := cfg.CreateSink()
 	if err != nil {
 		return nil, err
 	}

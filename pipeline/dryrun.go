@@ -49,11 +49,7 @@ func DryRun(ctx context.Context, cfg Config, price float64) (*Estimate, error) {
 	}
 	est.Note = note
 	r := newRunner(&cfg, nopRecorder{}, 0)
-	src, err := cfg.OpenSource(ctx)
-	if err != nil {
-		return nil, err
-	}
-	defer src.Close()
+	src := cfg.Source
 	var prior *priorRows
 	if done.Len() > 0 {
 		prior = openPrior(ctx, cfg.Store, done)
