@@ -26,7 +26,6 @@ import (
 	"testing"
 	"time"
 
-	"cardbatch/billing"
 	"cardbatch/cardapi"
 )
 
@@ -221,7 +220,7 @@ func TestEncryptedRoundTrip(t *testing.T) {
 				if got := es.sim.AnswersFor(cards[i]); len(got) != 1 || got[0].Result != wantAns.Result {
 					t.Fatalf("card %d: ledger entries %+v", i, got)
 				}
-				if billing.ClassOf(o.Answer.Result).CountsAsCharged() {
+				if docCharged(o.Answer.Result) {
 					charged++
 				}
 			}
