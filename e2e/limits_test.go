@@ -15,8 +15,11 @@ import (
 // busiest second (a sliding window over arrival times) is at most rate +
 // burst, overall and for the run's token, and calls / (last - first) is at
 // least 95% of the rate.
+//
+// It is the one test not run in parallel (Go runs it before the parallel
+// ones): the simulator measures arrivals, so a CPU shared with other runs
+// adds scheduling jitter between the pacer and the wire.
 func TestRateNeverExceededAndAchieved(t *testing.T) {
-	t.Parallel()
 	const rate, burst, n = 20, 1, 200
 	dir := t.TempDir()
 	s := startSim(t, "--seed", "21", "--latency", "40ms", "--latency-jitter", "30ms")
