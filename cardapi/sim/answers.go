@@ -3,10 +3,6 @@ package sim
 import (
 	"encoding/json"
 	"sort"
-
-	"cardbatch/billing"
-	"cardbatch/cardapi"
-	"cardbatch/cardnum"
 )
 
 // Descriptions the simulator answers with (the upstream centre answers in
@@ -167,17 +163,17 @@ func BINs() []BIN {
 
 // answerEntry is an answer with its encoded body, computed once.
 type answerEntry struct {
-	ans     cardapi.Answer
+	ans     wireAnswer
 	body    []byte
 	charged bool
 }
 
-func newAnswerEntry(a cardapi.Answer) *answerEntry {
+func newAnswerEntry(a wireAnswer) *answerEntry {
 	b, err := json.Marshal(a)
 	if err != nil {
 		panic(err) // cannot happen for this struct
 	}
-	return &answerEntry{ans: a, body: b, charged: billing.ClassOf(a.Result).CountsAsCharged()}
+	return &answerEntry{ans: a, body: b, charged: chargedResult(a.Result)}
 }
 
 // answerSet holds the precomputed answers and the prefix index. It is built
@@ -193,16 +189,16 @@ var answers = buildAnswers()
 
 func buildAnswers() *answerSet {
 	s := &answerSet{
-		notExist: newAnswerEntry(cardapi.Answer{Result: billing.ResultNotExist, Description: DescNotExist}),
-		notFound: newAnswerEntry(cardapi.Answer{Result: billing.ResultNotFound, Description: DescNotFound}),
-		busy:     newAnswerEntry(cardapi.Answer{Result: billing.ResultBusy, Description: DescBusy}),
-		invalid:  newAnswerEntry(cardapi.Answer{Result: ResultInvalidCard, Description: DescInvalid}),
+		notExist: newAnswerEntry(wireAnswer{Result: resultNotExist, Description: DescNotExist}),
+		notFound: newAnswerEntry(wireAnswer{Result: resultNotFound, Description: DescNotFound}),
+		busy:     newAnswerEntry(wireAnswer{Result: resultBusy, Description: DescBusy}),
+		invalid:  newAnswerEntry(wireAnswer{Result: ResultInvalidCard, Description: DescInvalid}),
 		byPrefix: make(map[string]*answerEntry, len(binTable)),
 	}
 	lens := map[int]bool{}
 	for _, b := range binTable {
-		s.byPrefix[b.Prefix] = newAnswerEntry(cardapi.Answer{
-			Result: billing.ResultOK, Description: DescOK, AccountBank: b.Bank, AccountType: b.Type,
+		s.byPrefix[b.Prefix] = newAnswerEntry(wireAnswer{
+			Result: resultOK, Description: DescOK, AccountBank: b.Bank, AccountType: b.Type,
 		})
 		lens[len(b.Prefix)] = true
 	}
@@ -211,8 +207,8 @@ func buildAnswers() *answerSet {
 	}
 	sort.Sort(sort.Reverse(sort.IntSlice(s.prefixLens)))
 	for _, name := range genericBanks {
-		s.generic = append(s.generic, newAnswerEntry(cardapi.Answer{
-			Result: billing.ResultOK, Description: DescOK, AccountBank: name, AccountType: debit,
+		s.generic = append(s.generic, newAnswerEntry(wireAnswer{
+			Result: resultOK, Description: DescOK, AccountBank: name, AccountType: debit,
 		}))
 	}
 	return s
@@ -230,10 +226,11 @@ func (s *answerSet) lookupPrefix(card string) *answerEntry {
 	return nil
 }
 
-// clean returns the answer for card when no fault hits; h is cardHash(seed, card).
-func (s *answerSet) clean(card string, h uint64) *answerEntry {
-	if len(card) < cardnum.MinDigits || len(card) > cardnum.MaxDigits || !cardnum.Luhn(card) {
-		// cardnum.Luhn also rejects any non-digit.
+// clean returns the answer for card when no fault hits; h is cardHash(seed,
+// card) and notExist the share of valid cards answered "-3" anyway
+// (Config.NotExistProb).
+func (s *answerSet) clean(card string, h uint64, notExist float64) *answerEntry {
+	if !validCard(card) || notExistDraw(h) < notExist {
 		return s.notExist
 	}
 	if e := s.lookupPrefix(card); e != nil {
@@ -243,20 +240,6 @@ func (s *answerSet) clean(card string, h uint64) *answerEntry {
 		return s.generic[(h/10)%uint64(len(s.generic))]
 	}
 	return s.notFound
-}
-
-// Answer returns the deterministic clean answer for a card: what the
-// simulator with this seed answers when no fault and no override hits. It is
-// a pure function of (seed, card):
-//   - not 12–19 digits, or Luhn-invalid: "-3" "Bank card does not exist";
-//   - a prefix in the bank table (longest prefix wins): "0" with the bank's
-//     English name and account type;
-//   - any other valid card: "0" with a generic bank for a deterministic ~10%
-//     of cards, "-1" "No information found" for the rest.
-//
-// The card is not normalised: send digits only.
-func Answer(seed int64, card string) cardapi.Answer {
-	return answers.clean(card, cardHash(seed, card)).ans
 }
 
 // cardHash mixes the seed and the card into 64 well-distributed bits
@@ -269,6 +252,10 @@ func cardHash(seed int64, card string) uint64 {
 	}
 	return mix64(h ^ mix64(uint64(seed)^0x9e3779b97f4a7c15))
 }
+
+// notExistDraw is the card's uniform draw in [0, 1) for NotExistProb: a pure
+// function of (seed, card), independent of the bits that pick the answer.
+func notExistDraw(h uint64) float64 { return unit(mix64(h ^ 0x6e6f746578697374)) }
 
 func mix64(x uint64) uint64 {
 	x ^= x >> 30

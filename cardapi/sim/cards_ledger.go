@@ -1,16 +1,47 @@
 package sim
 
 import (
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/binary"
+	"hash"
 	"strings"
 	"sync"
-
-	"cardbatch/cardnum"
 )
 
-// The per-card ledger. It holds one small record per distinct card (about
-// 35 bytes for a card of 12 to 19 digits, keyed by cardnum.Key) so that a
-// run of millions of cards against an in-process simulator stays cheap;
-// answers after a card's first are kept in a side map.
+// The per-card ledger. It holds one small record per distinct card, keyed
+// by a digest of the card under a random key drawn when the simulator starts
+// (HMAC-SHA-256, 128 bits kept): the simulator's memory never holds a card
+// number, only digests that cannot be matched to a card without the key.
+// Answers after a card's first are kept in a side map.
+
+// digest is the keyed digest of a card.
+type digest [16]byte
+
+// digester computes keyed digests; its HMAC states are pooled.
+type digester struct {
+	pool sync.Pool
+}
+
+func newDigester() *digester {
+	key := make([]byte, 32)
+	_, _ = rand.Read(key) // crypto/rand.Read never fails
+	d := &digester{}
+	d.pool.New = func() any { return hmac.New(sha256.New, key) }
+	return d
+}
+
+func (d *digester) of(card string) digest {
+	m := d.pool.Get().(hash.Hash)
+	m.Reset()
+	_, _ = m.Write([]byte(card))
+	var sum [sha256.Size]byte
+	var out digest
+	copy(out[:], m.Sum(sum[:0]))
+	d.pool.Put(m)
+	return out
+}
 
 // numShards is the number of card-map shards (a power of two).
 const numShards = 64
@@ -78,27 +109,20 @@ func (m *cardMap[K]) entries(k K) []entry {
 }
 
 type cardShard struct {
-	mu     sync.Mutex
-	digits cardMap[uint64] // 12 to 19 ASCII digits, by cardnum.Key
-	other  cardMap[string] // anything else
+	mu    sync.Mutex
+	cards cardMap[digest]
 }
 
-func (s *Server) shard(h uint64) *cardShard { return &s.shards[h&(numShards-1)] }
+func (s *Server) shard(k digest) *cardShard {
+	return &s.shards[binary.LittleEndian.Uint64(k[:8])&(numShards-1)]
+}
 
-// touch registers a call for card and returns the call's index among the
-// card's calls (from 0).
-func (s *Server) touch(card string, h uint64) uint64 {
-	sh := s.shard(h)
-	var (
-		n     uint32
-		isNew bool
-	)
+// touch registers a call for the card of digest k and returns the call's
+// index among the card's calls (from 0).
+func (s *Server) touch(k digest) uint64 {
+	sh := s.shard(k)
 	sh.mu.Lock()
-	if k, ok := cardnum.Key(card); ok {
-		n, isNew = sh.digits.touch(k)
-	} else {
-		n, isNew = sh.other.touch(card)
-	}
+	n, isNew := sh.cards.touch(k)
 	sh.mu.Unlock()
 	if isNew {
 		s.distinct.Add(1)
@@ -106,15 +130,10 @@ func (s *Server) touch(card string, h uint64) uint64 {
 	return uint64(n)
 }
 
-func (s *Server) recordCard(card string, h uint64, e entry) {
-	sh := s.shard(h)
-	var charged uint32
+func (s *Server) recordCard(k digest, e entry) {
+	sh := s.shard(k)
 	sh.mu.Lock()
-	if k, ok := cardnum.Key(card); ok {
-		charged = sh.digits.record(k, e)
-	} else {
-		charged = sh.other.record(card, e)
-	}
+	charged := sh.cards.record(k, e)
 	sh.mu.Unlock()
 	if e.flags&flagCharged != 0 && charged == 2 {
 		s.multi.Add(1)
@@ -122,13 +141,11 @@ func (s *Server) recordCard(card string, h uint64, e entry) {
 }
 
 func (s *Server) cardEntries(card string) (cardState, []entry) {
-	sh := s.shard(cardHash(s.cfg.Seed, card))
+	k := s.digests.of(card)
+	sh := s.shard(k)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	if k, ok := cardnum.Key(card); ok {
-		return sh.digits.states[k], sh.digits.entries(k)
-	}
-	return sh.other.states[card], sh.other.entries(card)
+	return sh.cards.states[k], sh.cards.entries(k)
 }
 
 // AnswersFor returns every answer the card got, in order (nil for a card

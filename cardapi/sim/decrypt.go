@@ -23,9 +23,9 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"io"
+	"os"
 	"unicode/utf8"
-
-	"cardbatch/cardapi"
 )
 
 const (
@@ -56,7 +56,7 @@ func (c *Config) LoadKeys() error {
 // that names the file, says what it holds and what is expected. The key is
 // validated (crypto/rsa's consistency checks).
 func LoadRSAPrivateKey(path string) (*rsa.PrivateKey, error) {
-	data, err := cardapi.ReadKeyFile(path)
+	data, err := readKeyFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("simulator: decryption key: %w", err)
 	}
@@ -65,6 +65,26 @@ func LoadRSAPrivateKey(path string) (*rsa.PrivateKey, error) {
 		return nil, fmt.Errorf("simulator: decryption key %s: %w", path, err)
 	}
 	return k, nil
+}
+
+// maxKeyFile bounds the size of a key file: a PEM RSA key is a few KiB.
+const maxKeyFile = 1 << 20
+
+// readKeyFile reads a PEM key file of at most maxKeyFile bytes.
+func readKeyFile(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err // *PathError names the file
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, maxKeyFile+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(data) > maxKeyFile {
+		return nil, fmt.Errorf("%s is larger than %d bytes: not a PEM key file", path, maxKeyFile)
+	}
+	return data, nil
 }
 
 const wantPrivatePEM = `expected an unencrypted RSA private key as PEM ("-----BEGIN RSA PRIVATE KEY-----", PKCS#1, or "-----BEGIN PRIVATE KEY-----", PKCS#8)`
@@ -172,10 +192,10 @@ func (s *Server) decryptCard(bankCard string, raw json.RawMessage) (card, proble
 		return "", probEncShape
 	}
 	// The upstream documents AES-256-CBC as the default algorithm.
-	if enc.Algorithm != "" && enc.Algorithm != cardapi.AlgorithmAES256CBC {
+	if enc.Algorithm != "" && enc.Algorithm != algorithmAES256CBC {
 		return "", probAlgorithm
 	}
-	if len(enc.EncryptList) != 1 || enc.EncryptList[0] != cardapi.FieldBankCard {
+	if len(enc.EncryptList) != 1 || enc.EncryptList[0] != fieldBankCard {
 		return "", probEncryptList
 	}
 	iv, err := base64.StdEncoding.DecodeString(enc.IV)

@@ -13,7 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"cardbatch/billing"
 	"cardbatch/cardapi"
 )
 
@@ -54,11 +53,21 @@ type outcome struct {
 	isJSON     bool
 }
 
-// charged applies the client's view of billing: a 200 answer with a
-// charged or undocumented result code.
+// docCharged is the billing table of shared/api/check-1e.md, written out:
+// "0" and "-1" charged, "-2" and "-3" free, any other code charged.
+func docCharged(result string) bool {
+	switch result {
+	case "-2", "-3":
+		return false
+	}
+	return true
+}
+
+// charged applies the API document's billing: a 200 answer with a charged
+// or undocumented result code.
 func (o outcome) charged() bool {
 	return o.err == nil && o.status == http.StatusOK && o.answer.Result != "" &&
-		billing.ClassOf(o.answer.Result).CountsAsCharged()
+		docCharged(o.answer.Result)
 }
 
 // key is the ledger's ByStatus key of the outcome.

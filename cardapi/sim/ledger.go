@@ -1,9 +1,12 @@
 package sim
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -16,31 +19,47 @@ type Ledger struct {
 	// Calls counts every request to the check-1e path: answered, dropped,
 	// abandoned, rejected (401, 403, 405, 429, 400) alike.
 	Calls int64 `json:"calls"`
-	// Charged counts answers whose result code is billed: "0", "-1" and
-	// undocumented codes such as "-5".
+	// Charged counts the calls billed by the provider's table
+	// (check-1e.md): answers with result "0", "-1" or an undocumented code
+	// such as "-5", including those whose connection was then dropped
+	// (ChargedDropped). "-2", "-3" and HTTP errors are free.
 	Charged int64 `json:"charged"`
-	// ByResult counts HTTP 200 answers by result code.
+	// ByResult counts HTTP 200 answers sent, by result code (a charged
+	// answer whose connection was dropped was never sent: it is in
+	// ChargedDropped only).
 	ByResult map[string]int64 `json:"by_result"`
 	// ByStatus counts calls by HTTP status ("200", "429", ...), plus
-	// "dropped" (connection closed without an answer) and "abandoned"
-	// (the client went away during the latency; nothing was sent).
+	// "dropped" (connection closed without an answer, not charged),
+	// "charged_dropped" (charged, then the connection closed before the
+	// answer) and "abandoned" (the client went away during the latency;
+	// nothing was sent).
 	ByStatus map[string]int64 `json:"by_status"`
 	// Dropped and Abandoned repeat ByStatus["dropped"] and ["abandoned"].
 	// Neither is charged.
 	Dropped   int64 `json:"dropped"`
 	Abandoned int64 `json:"abandoned"`
+	// ChargedDropped repeats ByStatus["charged_dropped"]: calls charged
+	// whose answer the client never got (Config.ChargeDropProb).
+	ChargedDropped int64 `json:"charged_dropped"`
 	// DistinctCards counts the distinct bank_card values received.
 	DistinctCards int `json:"distinct_cards"`
-	// CardsChargedMoreThanOnce counts the cards charged two times or more:
-	// what a client that pays once per card keeps at zero.
+	// CardsChargedMoreThanOnce counts the distinct cards charged two times
+	// or more: what a client that pays once per card keeps at zero. (The
+	// simulator files cards under keyed digests; it never holds a card.)
 	CardsChargedMoreThanOnce int `json:"cards_charged_more_than_once"`
-	// MaxCallsPerSecond is the largest number of calls received within one
-	// second, measured over a sliding window of 100 buckets of 10 ms: it
-	// never counts calls more than a second apart together, and it may miss
-	// at most the calls of one 10 ms bucket at the window's edge.
+	// MaxCallsPerSecond is the busiest second of arrivals: the largest
+	// number of calls to the check-1e path that arrived within any
+	// half-open interval of one second (an exact sliding window over the
+	// arrival times). A client limited to R calls per second with a bucket
+	// of B keeps it at most R + B.
 	MaxCallsPerSecond int64 `json:"max_calls_per_second"`
+	// MaxCallsPerSecondByToken is MaxCallsPerSecond per bearer token, keyed
+	// "sha256:" + the first 12 hex digits of the SHA-256 of the token
+	// ("none" for calls without one): the token itself is never served.
+	MaxCallsPerSecondByToken map[string]int64 `json:"max_calls_per_second_by_token"`
 	// FirstCall and LastCall are the arrival times of the first and the
-	// latest call (zero before any call).
+	// latest call (zero before any call): Calls / (LastCall - FirstCall)
+	// is the achieved rate.
 	FirstCall time.Time `json:"first_call,omitzero"`
 	LastCall  time.Time `json:"last_call,omitzero"`
 }
@@ -56,40 +75,72 @@ type LedgerEntry struct {
 	Abandoned bool   `json:"abandoned,omitempty"`
 }
 
-// window counts calls in 100 buckets of 10 ms.
+// window finds the busiest second of a sequence of arrival times: it keeps
+// the arrivals of the last second (a queue) and the largest number ever held
+// at once, i.e. the most arrivals within any half-open interval of one
+// second. Exact, and its memory is bounded by the calls of one second.
 type window struct {
-	buckets [100]int64
-	tick    int64 // tick of the newest bucket
-	total   int64 // calls in the window
-	max     int64
+	times []time.Duration // arrivals within the last second, oldest first, from head
+	head  int
+	max   int64
 }
 
-const tickLen = 10 * time.Millisecond
-
-func (w *window) add(tick int64) {
-	switch {
-	case tick <= w.tick:
-		// Same bucket, or a clock read that lost a race: count it in the
-		// newest bucket.
-	case tick-w.tick >= int64(len(w.buckets)):
-		w.buckets = [len(w.buckets)]int64{}
-		w.total = 0
-		w.tick = tick
-	default:
-		for t := w.tick + 1; t <= tick; t++ {
-			i := t % int64(len(w.buckets))
-			w.total -= w.buckets[i]
-			w.buckets[i] = 0
-		}
-		w.tick = tick
+func (w *window) add(t time.Duration) {
+	if n := len(w.times); n > w.head && t < w.times[n-1] {
+		t = w.times[n-1] // a clock that stepped back: keep the queue ordered
 	}
-	w.buckets[w.tick%int64(len(w.buckets))]++
-	w.total++
-	w.max = max(w.max, w.total)
+	for w.head < len(w.times) && w.times[w.head] <= t-time.Second {
+		w.head++
+	}
+	if w.head == len(w.times) {
+		w.times, w.head = w.times[:0], 0
+	} else if w.head >= 1024 && w.head*2 >= len(w.times) {
+		n := copy(w.times, w.times[w.head:])
+		w.times, w.head = w.times[:n], 0
+	}
+	w.times = append(w.times, t)
+	w.max = max(w.max, int64(len(w.times)-w.head))
 }
 
-// arrive counts a call and returns its number (from 1).
-func (s *Server) arrive() int64 {
+// tokenWindow is the busiest-second window of one token.
+type tokenWindow struct {
+	label string
+	win   window
+}
+
+// tokenLabel names a token in the ledger without revealing it: "none" for a
+// call without a bearer token, else "sha256:" and the first 12 hex digits
+// of the SHA-256 of the token.
+func tokenLabel(tok string) string {
+	if tok == "" {
+		return "none"
+	}
+	sum := sha256.Sum256([]byte(tok))
+	return "sha256:" + hex.EncodeToString(sum[:6])
+}
+
+// tokenWin returns the window of tok; s.mu is held. Beyond maxTokens
+// tokens, further tokens share the window labelled "other".
+func (s *Server) tokenWin(tok string) *window {
+	if tw, ok := s.tokWins[tok]; ok {
+		return &tw.win
+	}
+	label := tokenLabel(tok)
+	if len(s.tokWins) >= maxTokens {
+		tok, label = "\x00other", "other"
+		if tw, ok := s.tokWins[tok]; ok {
+			return &tw.win
+		}
+	}
+	tw := &tokenWindow{label: label}
+	s.tokWins[strings.Clone(tok)] = tw
+	return &tw.win
+}
+
+// arrive counts a call and returns its number (from 1); auth is the call's
+// authorization header.
+func (s *Server) arrive(auth string) int64 {
+	tok, _ := bearer(auth)
 	s.mu.Lock()
 	now := s.clock()
 	s.calls++
@@ -98,7 +149,9 @@ func (s *Server) arrive() int64 {
 		s.first = now
 	}
 	s.last = now
-	s.win.add(int64(now.Sub(s.epoch) / tickLen))
+	t := now.Sub(s.epoch)
+	s.win.add(t)
+	s.tokenWin(tok).add(t)
 	s.mu.Unlock()
 	return n
 }
@@ -115,9 +168,12 @@ func (s *Server) commit(c *callCard, rp *reply) {
 			s.charged.Add(1)
 		}
 	}
-	if rp.drop {
+	switch {
+	case rp.drop && rp.charged:
+		s.chargedDropped++
+	case rp.drop:
 		s.dropped++
-	} else {
+	default:
 		s.byStatus[rp.status]++
 		if rp.status == http.StatusOK && rp.result != "" {
 			s.byResult[rp.result]++
@@ -139,7 +195,7 @@ func (s *Server) commit(c *callCard, rp *reply) {
 	if rp.charged {
 		e.flags |= flagCharged
 	}
-	s.recordCard(c.card, c.h, e)
+	s.recordCard(c.k, e)
 }
 
 // commitAbandoned books a call whose client went away during the latency.
@@ -148,7 +204,7 @@ func (s *Server) commitAbandoned(c *callCard) {
 	s.abandoned++
 	s.mu.Unlock()
 	if c != nil {
-		s.recordCard(c.card, c.h, entry{flags: flagAbandoned})
+		s.recordCard(c.k, entry{flags: flagAbandoned})
 	}
 }
 
@@ -156,15 +212,17 @@ func (s *Server) commitAbandoned(c *callCard) {
 func (s *Server) Ledger() Ledger {
 	s.mu.Lock()
 	l := Ledger{
-		Calls:             s.calls,
-		Charged:           s.charged.Load(),
-		ByResult:          make(map[string]int64, len(s.byResult)),
-		ByStatus:          make(map[string]int64, len(s.byStatus)+2),
-		Dropped:           s.dropped,
-		Abandoned:         s.abandoned,
-		MaxCallsPerSecond: s.win.max,
-		FirstCall:         s.first,
-		LastCall:          s.last,
+		Calls:                    s.calls,
+		Charged:                  s.charged.Load(),
+		ByResult:                 make(map[string]int64, len(s.byResult)),
+		ByStatus:                 make(map[string]int64, len(s.byStatus)+2),
+		Dropped:                  s.dropped,
+		Abandoned:                s.abandoned,
+		ChargedDropped:           s.chargedDropped,
+		MaxCallsPerSecond:        s.win.max,
+		MaxCallsPerSecondByToken: make(map[string]int64, len(s.tokWins)),
+		FirstCall:                s.first,
+		LastCall:                 s.last,
 	}
 	for k, v := range s.byResult {
 		l.ByResult[k] = v
@@ -172,7 +230,13 @@ func (s *Server) Ledger() Ledger {
 	for k, v := range s.byStatus {
 		l.ByStatus[strconv.Itoa(k)] = v
 	}
+	for _, tw := range s.tokWins {
+		l.MaxCallsPerSecondByToken[tw.label] = tw.win.max
+	}
 	s.mu.Unlock()
+	if l.ChargedDropped > 0 {
+		l.ByStatus["charged_dropped"] = l.ChargedDropped
+	}
 	if l.Dropped > 0 {
 		l.ByStatus["dropped"] = l.Dropped
 	}

@@ -379,7 +379,7 @@ func TestMaxCallsPerSecond(t *testing.T) {
 		at := func(sec float64, n int) {
 			now = base.Add(time.Duration(sec * float64(time.Second)))
 			for range n {
-				s.arrive()
+				s.arrive("")
 			}
 		}
 		steps := []struct {

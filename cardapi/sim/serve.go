@@ -29,6 +29,7 @@ func (c Config) Validate() error {
 		{"--502-prob", c.BadGatewayProb},
 		{"--busy-prob", c.BusyProb},
 		{"--unknown-prob", c.UnknownResultProb},
+		{"--charge-drop-prob", c.ChargeDropProb},
 	}
 	sum := 0.0
 	for i, p := range probs {
@@ -39,8 +40,11 @@ func (c Config) Validate() error {
 			sum += p.p
 		}
 	}
+	if p := c.NotExistProb; math.IsNaN(p) || p < 0 || p > 1 {
+		return fmt.Errorf("simulator: --notexist-prob must be between 0 and 1, got %v", p)
+	}
 	if sum > 1+1e-9 {
-		return fmt.Errorf("simulator: the fault probabilities (drop, 429, 500, 502, busy, unknown) add up to %.4g; they must add up to at most 1", sum)
+		return fmt.Errorf("simulator: the fault probabilities (drop, 429, 500, 502, busy, unknown, charge-drop) add up to %.4g; they must add up to at most 1", sum)
 	}
 	durs := []struct {
 		name string
@@ -72,7 +76,7 @@ func (c Config) Validate() error {
 // cfg; the current values of cfg are the defaults. Flags: --token, --seed,
 // --latency, --latency-jitter, --slow-prob, --slow-latency, --busy-prob,
 // --429-prob, --500-prob, --502-prob, --drop-prob, --unknown-prob,
-// --rate-limit, --rate-burst, --fail-auth-after, --used-up-after,
+// --charge-drop-prob, --notexist-prob, --rate-limit, --rate-burst, --fail-auth-after, --used-up-after,
 // --error-form, --decryption-key (into cfg.DecryptionKeyFile). (--token
 // takes the simulator's own, fake credential; the real token never comes
 // from a flag.) After fs.Parse, call cfg.LoadKeys (it reads the
@@ -90,6 +94,8 @@ func BindFlags(fs *flag.FlagSet, cfg *Config) {
 	fs.Float64Var(&cfg.BadGatewayProb, "502-prob", cfg.BadGatewayProb, "probability of HTTP 502/503 (half nginx HTML, half JSON timeout)")
 	fs.Float64Var(&cfg.DropProb, "drop-prob", cfg.DropProb, "probability of closing the connection without an answer (not charged)")
 	fs.Float64Var(&cfg.UnknownResultProb, "unknown-prob", cfg.UnknownResultProb, `probability of the undocumented result "-5" (charged)`)
+	fs.Float64Var(&cfg.ChargeDropProb, "charge-drop-prob", cfg.ChargeDropProb, "probability of charging a call, then closing the connection before the answer (the client cannot know it was charged)")
+	fs.Float64Var(&cfg.NotExistProb, "notexist-prob", cfg.NotExistProb, `share of valid cards answered "-3" (bank card does not exist, free), the same cards on every call for a seed`)
 	fs.Float64Var(&cfg.RateLimit, "rate-limit", cfg.RateLimit, "per-token rate limit in requests per second (0: none); excess calls get HTTP 429")
 	fs.IntVar(&cfg.RateBurst, "rate-burst", cfg.RateBurst, "token-bucket size of the rate limit (0: one second's worth)")
 	fs.IntVar(&cfg.FailAuthAfter, "fail-auth-after", cfg.FailAuthAfter, "answer 401 invalid_token to every call after the first N (0: never)")

@@ -22,7 +22,7 @@ func TestBindFlags(t *testing.T) {
 	BindFlags(fs, &cfg)
 	for _, name := range []string{"token", "seed", "latency", "latency-jitter", "slow-prob", "slow-latency", "busy-prob",
 		"429-prob", "500-prob", "502-prob", "drop-prob", "unknown-prob", "rate-limit", "rate-burst",
-		"fail-auth-after", "used-up-after", "error-form"} {
+		"fail-auth-after", "used-up-after", "error-form", "charge-drop-prob", "notexist-prob"} {
 		if fs.Lookup(name) == nil {
 			t.Errorf("flag --%s missing", name)
 		}
@@ -33,14 +33,15 @@ func TestBindFlags(t *testing.T) {
 	err := fs.Parse([]string{"--token", "T", "--seed", "9", "--latency", "20ms", "--latency-jitter", "5ms",
 		"--slow-prob", "0.1", "--slow-latency", "1s", "--busy-prob", "0.03", "--429-prob", "0.1", "--500-prob", ".2",
 		"--502-prob", ".05", "--drop-prob", ".01", "--unknown-prob", ".02", "--rate-limit", "20", "--rate-burst", "5",
-		"--fail-auth-after", "7", "--used-up-after", "8", "--error-form", "success"})
+		"--fail-auth-after", "7", "--used-up-after", "8", "--error-form", "success",
+		"--charge-drop-prob", "0.04", "--notexist-prob", "0.25"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := Config{Token: "T", Seed: 9, Latency: 20 * time.Millisecond, LatencyJitter: 5 * time.Millisecond,
 		SlowProb: 0.1, SlowLatency: time.Second, BusyProb: 0.03, RateLimitedProb: 0.1, ServerErrorProb: 0.2,
 		BadGatewayProb: 0.05, DropProb: 0.01, UnknownResultProb: 0.02, RateLimit: 20, RateBurst: 5,
-		FailAuthAfter: 7, UsedUpAfterCharged: 8, ErrorForm: "success"}
+		FailAuthAfter: 7, UsedUpAfterCharged: 8, ErrorForm: "success", ChargeDropProb: 0.04, NotExistProb: 0.25}
 	if fmt.Sprintf("%+v", cfg) != fmt.Sprintf("%+v", want) {
 		t.Errorf("parsed\n %+v\nwant\n %+v", cfg, want)
 	}
@@ -65,6 +66,11 @@ func TestValidate(t *testing.T) {
 		{"negative rate", Config{RateLimit: -1}, "--rate-limit"},
 		{"negative count", Config{UsedUpAfterCharged: -1}, "--used-up-after"},
 		{"bad error form", Config{ErrorForm: "xml"}, "--error-form"},
+		{"charge drop is a fault", Config{BusyProb: .6, ChargeDropProb: .6}, "add up"},
+		{"charge drop over 1", Config{ChargeDropProb: 1.2}, "--charge-drop-prob"},
+		{"notexist is not a fault", Config{NotExistProb: 1, BusyProb: 1}, ""},
+		{"notexist over 1", Config{NotExistProb: 1.01}, "--notexist-prob"},
+		{"notexist negative", Config{NotExistProb: -0.5}, "--notexist-prob"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -50,9 +50,6 @@ import (
 	"unicode/utf8"
 
 	"golang.org/x/time/rate"
-
-	"cardbatch/billing"
-	"cardbatch/cardapi"
 )
 
 // LedgerPath is where the simulator serves its ledger (GET, JSON).
@@ -68,7 +65,7 @@ const (
 // simulator that accepts any token (or none), with seed 0.
 //
 // The fault probabilities (DropProb, RateLimitedProb, ServerErrorProb,
-// BadGatewayProb, BusyProb, UnknownResultProb) are exclusive slices of one
+// BadGatewayProb, BusyProb, UnknownResultProb, ChargeDropProb) are exclusive slices of one
 // uniform draw per call, in that order, so each is hit with exactly its own
 // probability as long as they add up to at most 1 (Validate checks it).
 type Config struct {
@@ -104,6 +101,17 @@ type Config struct {
 	// the provider does not document; counted as charged, as the upstream
 	// centre does.
 	UnknownResultProb float64
+	// ChargeDropProb: the upstream answers the card (its real answer, booked
+	// in the ledger and charged when its result is billed), then the
+	// connection is closed before the answer reaches the client: the call a
+	// client must count as in doubt.
+	ChargeDropProb float64
+
+	// NotExistProb is the share of valid cards answered "-3" "Bank card
+	// does not exist" (free) on every call: a deterministic draw by seed and
+	// card, so the same cards get it on every call and every run. Cards that
+	// are not 12 to 19 digits or fail the Luhn check always get "-3".
+	NotExistProb float64
 
 	// RateLimit is the per-token rate limit in requests per second (0: no
 	// limit), a token bucket of RateBurst tokens (0: one second's worth,
@@ -181,7 +189,7 @@ type Override struct {
 // call waits out its latency.
 type Server struct {
 	cfg   Config
-	cuts  [6]float64 // cumulative fault thresholds, in draw order
+	cuts  [7]float64 // cumulative fault thresholds, in draw order
 	burst int
 	clock func() time.Time
 	epoch time.Time
@@ -190,21 +198,24 @@ type Server struct {
 	limiters map[string]*rate.Limiter
 	overflow *rate.Limiter
 
-	mu        sync.Mutex // guards the fields below; held for a few counter updates only
-	calls     int64
-	byResult  map[string]int64
-	byStatus  map[int]int64
-	dropped   int64
-	abandoned int64
-	win       window
-	first     time.Time
-	last      time.Time
+	mu             sync.Mutex // guards the fields below; held for a few counter updates only
+	calls          int64
+	byResult       map[string]int64
+	byStatus       map[int]int64
+	dropped        int64
+	abandoned      int64
+	chargedDropped int64
+	win            window
+	tokWins        map[string]*tokenWindow // by bearer token
+	first          time.Time
+	last           time.Time
 
 	charged  atomic.Int64 // written under mu, read anywhere
 	distinct atomic.Int64
 	multi    atomic.Int64
 	seq      atomic.Uint64
 
+	digests *digester
 	shards  [numShards]cardShard
 	bufPool sync.Pool
 
@@ -217,6 +228,7 @@ type Server struct {
 type callCard struct {
 	card string
 	h    uint64 // cardHash(Seed, card)
+	k    digest // the keyed digest the ledger files the card under
 }
 
 // maxTokens bounds the per-token limiter map; further tokens share one bucket.
@@ -238,11 +250,13 @@ func newServer(cfg Config, clock func() time.Time) *Server {
 		clock:    clock,
 		epoch:    clock(),
 		limiters: make(map[string]*rate.Limiter),
+		digests:  newDigester(),
 		byResult: make(map[string]int64),
 		byStatus: make(map[int]int64),
+		tokWins:  make(map[string]*tokenWindow),
 	}
-	probs := [6]float64{cfg.DropProb, cfg.RateLimitedProb, cfg.ServerErrorProb,
-		cfg.BadGatewayProb, cfg.BusyProb, cfg.UnknownResultProb}
+	probs := [7]float64{cfg.DropProb, cfg.RateLimitedProb, cfg.ServerErrorProb,
+		cfg.BadGatewayProb, cfg.BusyProb, cfg.UnknownResultProb, cfg.ChargeDropProb}
 	acc := 0.0
 	for i, p := range probs {
 		acc += clamp01(p)
@@ -256,8 +270,7 @@ func newServer(cfg Config, clock func() time.Time) *Server {
 		s.overflow = rate.NewLimiter(rate.Limit(cfg.RateLimit), s.burst)
 	}
 	for i := range s.shards {
-		s.shards[i].digits = newCardMap[uint64]()
-		s.shards[i].other = newCardMap[string]()
+		s.shards[i].cards = newCardMap[digest]()
 	}
 	s.bufPool.New = func() any { return new(bytes.Buffer) }
 	return s
@@ -279,6 +292,7 @@ const (
 	faultBadGateway
 	faultBusy
 	faultUnknown
+	faultChargeDrop
 )
 
 func (s *Server) faultOf(u float64) int {
@@ -378,7 +392,7 @@ func answerReply(e *answerEntry) reply {
 // 404 no_api for every other path.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch r.URL.Path {
-	case cardapi.Path:
+	case Path:
 		s.serveCheck(w, r)
 	case LedgerPath:
 		s.serveLedger(w, r)
@@ -390,7 +404,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) serveCheck(w http.ResponseWriter, r *http.Request) {
-	callNo := s.arrive()
+	callNo := s.arrive(r.Header.Get("Authorization"))
 	if r.Method != http.MethodPost {
 		d := s.seqDraws()
 		rp := errReply(http.StatusMethodNotAllowed, "method_not_allowed", msgMethod)
@@ -405,8 +419,8 @@ func (s *Server) serveCheck(w http.ResponseWriter, r *http.Request) {
 		d draws
 	)
 	if problem == "" {
-		c = &callCard{card: card, h: cardHash(s.cfg.Seed, card)}
-		d = cardDraws(c.h, s.touch(card, c.h))
+		c = &callCard{card: card, h: cardHash(s.cfg.Seed, card), k: s.digests.of(card)}
+		d = cardDraws(c.h, s.touch(c.k))
 	} else {
 		d = s.seqDraws()
 	}
@@ -466,8 +480,11 @@ func (s *Server) decide(r *http.Request, callNo int64, c *callCard, problem stri
 		rp = answerReply(answers.busy)
 	case faultUnknown:
 		rp = answerReply(answers.invalid)
+	case faultChargeDrop:
+		rp = answerReply(answers.clean(c.card, c.h, s.cfg.NotExistProb))
+		rp.drop = true
 	default:
-		rp = answerReply(answers.clean(c.card, c.h))
+		rp = answerReply(answers.clean(c.card, c.h, s.cfg.NotExistProb))
 	}
 	rp.upstream = true
 	return rp
@@ -551,18 +568,18 @@ func overrideReply(ov Override) reply {
 		rp.ctype = sniffType(ov.Body)
 		if status == http.StatusOK {
 			rp.result = resultOf(rp.body)
-			rp.charged = rp.result != "" && billing.ClassOf(rp.result).CountsAsCharged()
+			rp.charged = rp.result != "" && chargedResult(rp.result)
 		}
 	case status == http.StatusOK:
 		res := ov.Result
 		if res == "" {
-			res = billing.ResultOK
+			res = resultOK
 		}
 		desc := ov.Message
 		if desc == "" {
 			desc = describe(res)
 		}
-		e := newAnswerEntry(cardapi.Answer{Result: res, Description: desc, AccountBank: ov.AccountBank, AccountType: ov.AccountType})
+		e := newAnswerEntry(wireAnswer{Result: res, Description: desc, AccountBank: ov.AccountBank, AccountType: ov.AccountType})
 		rp.result, rp.body, rp.charged = res, e.body, e.charged
 	default:
 		rp.code, rp.msg = ov.Code, ov.Message
@@ -578,13 +595,13 @@ func overrideReply(ov Override) reply {
 
 func describe(result string) string {
 	switch result {
-	case billing.ResultOK:
+	case resultOK:
 		return DescOK
-	case billing.ResultNotFound:
+	case resultNotFound:
 		return DescNotFound
-	case billing.ResultBusy:
+	case resultBusy:
 		return DescBusy
-	case billing.ResultNotExist:
+	case resultNotExist:
 		return DescNotExist
 	case ResultInvalidCard:
 		return DescInvalid
