@@ -111,17 +111,16 @@ func runOnce(t *testing.T, e *env, input string, o runOpts) (*pipeline.Result, e
 	if o.cache != nil {
 		answers = o.cache
 	}
+	src, err := sources.Open(ctx, sources.Options{Path: input, TmpDir: tmp, Column: o.column})
+	if err != nil {
+		return nil, err
+	}
+	defer src.Close()
 	cfg := pipeline.Config{
 		InputPath: input,
-		OpenSource: func(ctx context.Context) (pipeline.Source, error) {
-			return sources.Open(ctx, sources.Options{Path: input, TmpDir: tmp, Column: o.column})
-		},
-		CreateSink: func(header []string, col int) (pipeline.Sink, error) {
-			s, err := sinks.Create(sinks.Options{Path: o.output, Header: append(append([]string{}, header...), sinks.AddedColumns...), CardColumn: col, TmpDir: tmp})
-			if err != nil {
-				return nil, err
-			}
-			return sinks.Legacy(s, len(header), col, false), nil
+		Source:    src,
+		CreateSink: func() (pipeline.Sink, error) {
+			return sinks.Create(sinks.Options{Path: o.output, Header: src.Header(), CardColumn: src.CardColumn(), TmpDir: tmp})
 		},
 		OutputPath: o.output,
 		Store:      store, Key: key, Caller: caller, Settings: map[string]string{"endpoint": "test simulator"},
@@ -155,7 +154,7 @@ func colIndex(t *testing.T, header []string) map[string]int {
 	for i, h := range header {
 		m[h] = i
 	}
-	for _, want := range append([]string{"name", "amount", "card_no"}, sinks.AddedColumns...) {
+	for _, want := range append([]string{"name", "amount", "card_no"}, sinks.AddedColumns("en", "")...) {
 		if _, ok := m[want]; !ok {
 			t.Fatalf("output header %v lacks %q", header, want)
 		}
@@ -549,9 +548,7 @@ func TestDryRunPredictsCalls(t *testing.T) {
 	fx := writeCSV(t, dir, 300, 61)
 	e := newEnv(t, sim.Config{Seed: 61})
 	est, err := pipeline.DryRun(context.Background(), pipeline.Config{InputPath: fx.path,
-		OpenSource: func(ctx context.Context) (pipeline.Source, error) {
-			return sources.Open(ctx, sources.Options{Path: fx.path})
-		}}, 0)
+		Source: openSource(t, fx.path)}, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -637,17 +634,13 @@ func TestCacheWarmRunSendsNothing(t *testing.T) {
 	}
 	// A dry run with the warm cache predicts zero calls.
 	est, err := pipeline.DryRun(context.Background(), pipeline.Config{InputPath: fx.path,
-		OpenSource: func(ctx context.Context) (pipeline.Source, error) {
-			return sources.Open(ctx, sources.Options{Path: fx.path})
-		}, Cache: answers, CacheTTL: time.Hour, CacheNamespace: "test simulator"}, 0)
+		Source: openSource(t, fx.path), Cache: answers, CacheTTL: time.Hour, CacheNamespace: "test simulator"}, 0)
 	if err != nil || est.Calls != 0 || est.CacheHits != distinctValid {
 		t.Fatalf("dry run with warm cache: %+v %v", est, err)
 	}
 	// Another namespace (another API) does not see these answers.
 	est, err = pipeline.DryRun(context.Background(), pipeline.Config{InputPath: fx.path,
-		OpenSource: func(ctx context.Context) (pipeline.Source, error) {
-			return sources.Open(ctx, sources.Options{Path: fx.path})
-		}, Cache: answers, CacheTTL: time.Hour, CacheNamespace: "https://api.example"}, 0)
+		Source: openSource(t, fx.path), Cache: answers, CacheTTL: time.Hour, CacheNamespace: "https://api.example"}, 0)
 	if err != nil || est.CacheHits != 0 {
 		t.Fatalf("namespaces leak: %+v %v", est, err)
 	}
@@ -833,4 +826,15 @@ func withoutAnsweredAt(recs [][]string) [][]string {
 		}
 	}
 	return recs
+}
+
+// openSource opens the input at path for one run or dry run.
+func openSource(t *testing.T, path string) pipeline.Source {
+	t.Helper()
+	src, err := sources.Open(context.Background(), sources.Options{Path: path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { src.Close() })
+	return src
 }
