@@ -16,6 +16,8 @@ import (
 	"runtime/pprof"
 	"strconv"
 	"strings"
+	"sync/atomic"
+	"syscall"
 	"time"
 
 	"cardbatch/cache"
@@ -24,6 +26,7 @@ import (
 	"cardbatch/checkpoint"
 	"cardbatch/internal/cardkey"
 	"cardbatch/pipeline"
+	"cardbatch/runlock"
 	"cardbatch/sinks"
 	"cardbatch/sources"
 )
@@ -217,11 +220,11 @@ func (a *app) run(ctx context.Context, f *runFlags, log *slog.Logger) (int, erro
 	}
 	// A run-owned temporary folder (excelize spills large sheets there; stdin
 	// is spooled there). Leftovers of a killed run are cleared next time.
-	tmpDir, err := runTempDir(f.output)
+	tmpDir, releaseTmp, err := runTempDir(f.output)
 	if err != nil {
 		return exitFatal, err
 	}
-	defer os.RemoveAll(tmpDir)
+	defer releaseTmp()
 
 	inputPath := f.input
 	if f.input == "-" {
@@ -336,6 +339,13 @@ func (a *app) run(ctx context.Context, f *runFlags, log *slog.Logger) (int, erro
 	}
 	defer client.Close()
 
+	// One run per checkpoint: the lock is held for the run's whole life and
+	// released by the operating system when the process ends, however.
+	lock, err := a.lockCheckpoint(ctx, f, log)
+	if err != nil {
+		return exitCodeOf(err), err
+	}
+	defer lock.Close()
 	store, err := checkpoint.Open(ctx, f.checkpoint)
 	if err != nil {
 		return exitFatal, err
@@ -353,10 +363,17 @@ func (a *app) run(ctx context.Context, f *runFlags, log *slog.Logger) (int, erro
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	stop := make(chan struct{})
+	// interruptCode is the exit code of a stop by signal: 130 for SIGINT,
+	// 143 for SIGTERM (what Kubernetes and systemd send).
+	var interruptCode atomic.Int32
+	interruptCode.Store(exitInterrupted)
 	if a.signals != nil {
 		go func() {
 			select {
-			case <-a.signals:
+			case s := <-a.signals:
+				if s == syscall.SIGTERM {
+					interruptCode.Store(exitTerminated)
+				}
 			case <-runCtx.Done():
 				return
 			}
@@ -397,7 +414,7 @@ func (a *app) run(ctx context.Context, f *runFlags, log *slog.Logger) (int, erro
 			// output was being written: the checkpoint is consistent and
 			// any earlier output untouched.
 			log.Warn("interrupted: the checkpoint is saved; run the same command again to resume", "checkpoint", f.checkpoint)
-			return exitInterrupted, nil
+			return int(interruptCode.Load()), nil
 		}
 		return exitFatal, err
 	}
@@ -422,7 +439,7 @@ func (a *app) run(ctx context.Context, f *runFlags, log *slog.Logger) (int, erro
 		return exitFatal, res.Fatal
 	case pipeline.Interrupted:
 		log.Warn("interrupted: the checkpoint is saved; run the same command again to resume", "checkpoint", f.checkpoint)
-		return exitInterrupted, nil
+		return int(interruptCode.Load()), nil
 	}
 	return exitFatal, fmt.Errorf("unexpected outcome %q", res.Outcome)
 }
@@ -482,40 +499,45 @@ func loadToken(getenv func(string) string, file string) (string, error) {
 		"(a file only you can read); or try --simulate to run against the built-in simulator")
 }
 
-// runTempDir returns a fresh temporary folder beside the output, first
-// removing what an earlier killed run left there.
-func runTempDir(output string) (string, error) {
-	dir := filepath.Dir(output)
+// lockCheckpoint takes the checkpoint's run lock: at once, or with --wait
+// once the run holding it ends. A held lock is exit 5 and names its holder.
+func (a *app) lockCheckpoint(ctx context.Context, f *runFlags, log *slog.Logger) (*runlock.Lock, error) {
+	path, me := checkpoint.LockPath(f.checkpoint), runlock.Me(time.Now())
+	lock, err := runlock.Acquire(path, me)
+	var held *runlock.HeldError
+	if !errors.As(err, &held) {
+		return lock, err
+	}
+	if !f.wait {
+		return nil, &exitError{code: exitLocked, err: fmt.Errorf("%w; this run stops without sending anything "+
+			"(run it again once that run has ended, or add --wait to wait for it)", err)}
+	}
+	log.Info("another run holds the checkpoint: waiting for it to end", "holder", held.Holder.String())
+	return runlock.AcquireWait(ctx, path, me, time.Second)
+}
+
+// runTempDir returns a fresh temporary folder beside the output, holding
+// its own lock for the run's life, after removing what earlier runs that
+// no longer run left there. release removes the folder.
+func runTempDir(output string) (dir string, release func(), err error) {
+	parent := filepath.Dir(output)
 	base := "." + filepath.Base(output) + ".cardbatch-tmp"
-	matches, _ := filepath.Glob(filepath.Join(dir, base+"-*"))
+	matches, _ := filepath.Glob(filepath.Join(parent, base+"-*"))
 	for _, m := range matches {
-		if st, err := os.Stat(m); err == nil && time.Since(st.ModTime()) > 0 {
-			if pidAlive(m) {
-				continue
-			}
+		if held, _, err := runlock.Probe(filepath.Join(m, "lock")); err == nil && !held {
 			os.RemoveAll(m)
 		}
 	}
-	d, err := os.MkdirTemp(dir, base+"-*")
+	d, err := os.MkdirTemp(parent, base+"-*")
 	if err != nil {
-		return "", fmt.Errorf("create temporary folder: %w", err)
+		return "", nil, fmt.Errorf("create temporary folder: %w", err)
 	}
-	_ = os.WriteFile(filepath.Join(d, "pid"), []byte(strconv.Itoa(os.Getpid())), 0o600)
-	return d, nil
-}
-
-// pidAlive reports whether the run that owns a temporary folder still runs.
-func pidAlive(dir string) bool {
-	b, err := os.ReadFile(filepath.Join(dir, "pid"))
+	lock, err := runlock.Acquire(filepath.Join(d, "lock"), runlock.Me(time.Now()))
 	if err != nil {
-		return false
+		os.RemoveAll(d)
+		return "", nil, fmt.Errorf("create temporary folder: %w", err)
 	}
-	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
-	if err != nil || pid <= 0 || pid == os.Getpid() {
-		return false
-	}
-	_, err = os.Stat(fmt.Sprintf("/proc/%d", pid))
-	return err == nil
+	return d, func() { lock.Close(); os.RemoveAll(d) }, nil
 }
 
 // spoolStdin copies standard input to a 0600 file so it can be read twice

@@ -6,12 +6,10 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"strconv"
-	"syscall"
 	"time"
 
 	"cardbatch/checkpoint"
-	"cardbatch/pipeline"
+	"cardbatch/runlock"
 	"cardbatch/sinks"
 )
 
@@ -63,8 +61,8 @@ func (a *app) cmdStatus(ctx context.Context, args []string) int {
 		return exitOK
 	}
 	state := "stopped before the end (run the same command again to resume)"
-	if pid, _ := store.Meta(ctx, pipeline.RunningPIDKey); pid != "" && processAlive(pid) {
-		state = "running (process " + pid + ")"
+	if held, holder, _ := runlock.Probe(checkpoint.LockPath(*path)); held {
+		state = "running (" + holder.String() + ")"
 	} else if run.FinishedAt != nil {
 		state = "finished " + run.FinishedAt.Local().Format(time.RFC3339)
 	}
@@ -76,13 +74,4 @@ func (a *app) cmdStatus(ctx context.Context, args []string) int {
 		*path, run.InputPath, run.InputSize, run.CreatedAt.Local().Format(time.RFC3339), state, sum.Done, total)
 	_ = sinks.RenderTable(a.stdout, sum)
 	return exitOK
-}
-
-// processAlive reports whether the process with this id exists.
-func processAlive(pid string) bool {
-	n, err := strconv.Atoi(pid)
-	if err != nil || n <= 0 {
-		return false
-	}
-	return syscall.Kill(n, 0) == nil
 }

@@ -33,7 +33,9 @@ const (
 	exitUsage       = 2
 	exitFailedRows  = 3
 	exitBudget      = 4
+	exitLocked      = 5
 	exitInterrupted = 130
+	exitTerminated  = 143
 )
 
 // app is one invocation: its streams and environment, so tests can run the

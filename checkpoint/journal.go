@@ -7,7 +7,7 @@ import (
 	"io"
 	"os"
 
-	"cardbatch/checkpoint/ownfile"
+	"cardbatch/internal/ownfile"
 )
 
 // journal is the record of calls that may be in flight: one 8-byte slot per

@@ -17,7 +17,7 @@ import (
 	"path/filepath"
 	"time"
 
-	"cardbatch/checkpoint/ownfile"
+	"cardbatch/internal/ownfile"
 	"cardbatch/internal/sqlitedb"
 )
 

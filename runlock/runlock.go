@@ -21,7 +21,7 @@ import (
 
 	"github.com/gofrs/flock"
 
-	"cardbatch/checkpoint/ownfile"
+	"cardbatch/internal/ownfile"
 )
 
 // Holder is the process that holds a lock.

@@ -3,6 +3,7 @@
 package cardkey
 
 import (
+	"cardbatch/internal/ownfile"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
@@ -11,7 +12,6 @@ import (
 	"fmt"
 	"hash"
 	"os"
-	"path/filepath"
 	"strings"
 )
 
@@ -30,7 +30,7 @@ func LoadKey(path string, create bool) ([]byte, error) {
 		}
 		return []byte(v), nil
 	}
-	b, err := os.ReadFile(path)
+	b, st, err := ownfile.ReadFile(path)
 	if errors.Is(err, os.ErrNotExist) && create {
 		k, cerr := createKey(path)
 		if cerr == nil {
@@ -39,13 +39,12 @@ func LoadKey(path string, create bool) ([]byte, error) {
 		if !errors.Is(cerr, os.ErrExist) {
 			return nil, cerr
 		}
-		b, err = os.ReadFile(path) // another process created it first
+		b, st, err = ownfile.ReadFile(path) // another process created it first
 	}
 	if err != nil {
 		return nil, fmt.Errorf("read key file %s: %w (the checkpoint cannot be resumed without it: use --restart, or set %s)", path, err, KeyEnv)
 	}
-	st, err := os.Stat(path)
-	if err == nil && st.Mode().Perm()&0o077 != 0 {
+	if st.Mode().Perm()&0o077 != 0 {
 		return nil, fmt.Errorf("key file %s is readable by others (mode %04o): run chmod 600 %s", path, st.Mode().Perm(), path)
 	}
 	k, err := hex.DecodeString(strings.TrimSpace(string(b)))
@@ -63,23 +62,7 @@ func createKey(path string) ([]byte, error) {
 	if _, err := rand.Read(k); err != nil {
 		return nil, err
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return nil, fmt.Errorf("create key file: %w", err)
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.WriteString(hex.EncodeToString(k) + "\n"); err != nil {
-		tmp.Close()
-		return nil, err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return nil, err
-	}
-	if err := tmp.Close(); err != nil {
-		return nil, err
-	}
-	if err := os.Link(tmp.Name(), path); err != nil {
+	if err := ownfile.WriteNew(path, []byte(hex.EncodeToString(k)+"\n")); err != nil {
 		return nil, err
 	}
 	return k, nil
