@@ -809,9 +809,11 @@ func TestConcurrentCalls(t *testing.T) {
 	wg.Wait()
 }
 
-// TestKeepAlive checks that calls reuse connections: once MaxConns
-// connections are open, MaxConns workers calling as fast as they can never
-// make the client open another one.
+// TestKeepAlive checks that calls reuse connections: MaxConns workers
+// calling as fast as they can open about MaxConns connections, not one per
+// call. (Not exactly MaxConns: net/http drops a connection whose request
+// write it has not seen end within 50 ms of reading the answer, which a
+// loaded machine can cause; its own tests raise that limit.)
 func TestKeepAlive(t *testing.T) {
 	const maxConns, calls = 8, 200
 	var newConns, requests atomic.Int64
@@ -861,8 +863,8 @@ func TestKeepAlive(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	if n := newConns.Load(); n != maxConns {
-		t.Errorf("%d calls by %d workers opened %d connections; want %d", maxConns*calls, maxConns, n, maxConns)
+	if n := newConns.Load(); n < maxConns || n > 2*maxConns {
+		t.Errorf("%d calls by %d workers opened %d connections; want %d (at most %d)", maxConns*calls, maxConns, n, maxConns, 2*maxConns)
 	}
 	// Error answers with a body keep the connection too.
 	h503 := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -876,7 +878,7 @@ func TestKeepAlive(t *testing.T) {
 			t.Fatalf("outcome %+v", o)
 		}
 	}
-	if n := newConns.Load() - before; n != 0 {
-		t.Errorf("sequential 503 answers opened %d new connections; want 0", n)
+	if n := newConns.Load() - before; n > 2 {
+		t.Errorf("20 sequential 503 answers opened %d new connections; want none (at most 2)", n)
 	}
 }
