@@ -175,6 +175,7 @@ func openEncrypted(t *testing.T, priv *rsa.PrivateKey, bankCard string, enc Encr
 	if err != nil {
 		t.Fatalf("ciphertext_blob: %v", err)
 	}
+	//lint:ignore SA1019 the API document mandates RSA PKCS#1 v1.5 key wrapping; the test unwraps it.
 	key, err = rsa.DecryptPKCS1v15(nil, priv, blob)
 	if err != nil {
 		t.Fatalf("unwrapping the key: %v", err)

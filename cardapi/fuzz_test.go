@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -53,7 +54,45 @@ const (
 	fuzzCardInHeaders             // the card is inserted into Location and Retry-After
 	fuzzForce200                  // status 200 whatever status says
 	fuzzHTML                      // content-type text/html
+	fuzzNumberResult              // structured: result as a JSON number
+	fuzzOmitOptional              // structured: description and account_type absent
 )
+
+// structuredAnswer returns a 200 body in the documented shape, built with
+// encoding/json: result as a string, or as a number (fuzzNumberResult); the
+// optional fields present or absent (fuzzOmitOptional); the card as the
+// bank's name (fuzzCardInBody). It returns the result and account type the
+// body carries, as the API document reads them.
+func structuredAnswer(body, result, card string, mode uint8) (data []byte, wantResult string, wantType int) {
+	a := map[string]any{"result": result}
+	if mode&fuzzNumberResult != 0 {
+		n, err := strconv.Atoi(result)
+		if err != nil {
+			n = -len(result) // 0, -1, -2, ... as often as short texts
+		}
+		a["result"], wantResult = n, strconv.Itoa(n)
+	}
+	if mode&fuzzOmitOptional == 0 {
+		wantType = len(body) % 6
+		a["description"], a["account_type"] = body, wantType
+	}
+	if mode&fuzzCardInBody != 0 {
+		a["account_bank"] = "bank of " + card
+	}
+	data, err := json.Marshal(a)
+	if err != nil {
+		panic(err) // cannot happen: strings and ints
+	}
+	if mode&fuzzNumberResult == 0 {
+		// The string as JSON carries it (invalid UTF-8 replaced).
+		var back struct{ Result string }
+		if err := json.Unmarshal(data, &back); err != nil {
+			panic(err)
+		}
+		wantResult = back.Result
+	}
+	return data, wantResult, wantType
+}
 
 // FuzzDecode feeds the client's response classification (Check, through an
 // in-memory transport) arbitrary statuses, headers and bodies. Properties:
@@ -63,8 +102,10 @@ const (
 // retryable); Billing is a known class, Free for 4xx/5xx and unknown for a
 // 200 cut short; Excerpt is at most 200 bytes of valid UTF-8; no field holds
 // the card or the token; Retry-After is within [0, MaxRetryAfter]; and a 200
-// whose body has a non-empty "result" string is an answer (retryable for
-// "-2") carrying that result and its billing class.
+// in the documented shape (structuredAnswer: result a non-empty JSON string
+// or a number, account_type a number, optional fields present or absent) is
+// an answer (retryable for "-2") carrying that result, its billing class and
+// that account type.
 //
 // Seeds are in testdata/fuzz/FuzzDecode.
 func FuzzDecode(f *testing.F) {
@@ -79,6 +120,8 @@ func FuzzDecode(f *testing.F) {
 	f.Add(200, `{"result":"0","account_bank":"`+card+`"}`, "", "", uint8(fuzzCutBody), card)
 	f.Add(302, "", "", "http://elsewhere.example/"+card, uint8(fuzzCardInHeaders), card)
 	f.Add(200, "\xef\xbb\xbf  {\"result\": 0.0e1}", "", "", uint8(0), "4111111111111111")
+	f.Add(200, "", "-2", "", uint8(fuzzStructured|fuzzNumberResult|fuzzOmitOptional), card)
+	f.Add(200, "x", "-1", "", uint8(fuzzStructured|fuzzNumberResult), card)
 	f.Fuzz(func(t *testing.T, status int, body, result, header string, mode uint8, cardIn string) {
 		// The card: 12 to 19 digits, as the pipeline sends.
 		digits := strings.Map(func(r rune) rune {
@@ -98,20 +141,9 @@ func FuzzDecode(f *testing.F) {
 		}
 		data := []byte(body)
 		var wantResult string
+		var wantType int
 		if mode&fuzzStructured != 0 {
-			a := map[string]any{"result": result, "description": body, "account_type": len(body) % 6}
-			if mode&fuzzCardInBody != 0 {
-				a["account_bank"] = "bank of " + card
-			}
-			var err error
-			if data, err = json.Marshal(a); err != nil {
-				t.Fatal(err)
-			}
-			var back struct{ Result string }
-			if err := json.Unmarshal(data, &back); err != nil {
-				t.Fatal(err)
-			}
-			wantResult = back.Result
+			data, wantResult, wantType = structuredAnswer(body, result, card, mode)
 		} else if mode&fuzzCardInBody != 0 {
 			i := len(result) % (len(data) + 1)
 			data = append(append(append([]byte{}, data[:i]...), card...), data[i:]...)
@@ -202,8 +234,11 @@ func FuzzDecode(f *testing.F) {
 				if !strings.Contains(wantResult, card) && !strings.Contains(wantResult, fuzzToken) && o.Answer.Result != wantResult {
 					t.Fatalf("Result %q, the body says %q", o.Answer.Result, wantResult)
 				}
-				if o.Answer.AccountType != len(body)%6 {
-					t.Fatalf("AccountType %d, the body says %d", o.Answer.AccountType, len(body)%6)
+				if o.Answer.AccountType != wantType {
+					t.Fatalf("AccountType %d, the body says %d", o.Answer.AccountType, wantType)
+				}
+				if mode&fuzzOmitOptional != 0 && o.Answer.Description != "" {
+					t.Fatalf("Description %q, the body has none", o.Answer.Description)
 				}
 			}
 		case got == 429 || got >= 500 && got <= 599:

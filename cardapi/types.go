@@ -114,8 +114,10 @@ type Outcome struct {
 	// error on HTTP 200 or another 2xx): such a call is "in doubt"; None when
 	// the request was never sent (Sent is false).
 	Billing billing.Class
-	// Sent reports whether the request may have reached the server (false
-	// only when the connection could not be made at all).
+	// Sent reports whether the request may have reached the server: false
+	// when it was not written whole (no connection, a failed TLS handshake,
+	// ctx ended while waiting for a pooled connection, the connection broke
+	// while it was being written), as httptrace's WroteRequest reports.
 	Sent bool
 	// RetryAfter is the parsed Retry-After of a 429 or 5xx (0 when absent or
 	// unparsable; at most MaxRetryAfter).
