@@ -838,3 +838,55 @@ func openSource(t *testing.T, path string) pipeline.Source {
 	t.Cleanup(func() { src.Close() })
 	return src
 }
+
+// panickyCaller panics inside a worker, with a card number in its value.
+type panickyCaller struct {
+	inner cardapi.Caller
+	after int64
+	n     atomic.Int64
+}
+
+func (p *panickyCaller) Check(ctx context.Context, card string) cardapi.Outcome {
+	if p.n.Add(1) > p.after {
+		panic("worker blew up on card " + card + " (6222 0202 0011 2233)")
+	}
+	return p.inner.Check(ctx, card)
+}
+
+// A panic in a worker ends the run with a fatal error whose text masks
+// every card; what was answered before it stays in the checkpoint, and the
+// next run resumes it.
+func TestPanicInWorkerIsFatalAndMasked(t *testing.T) {
+	dir := t.TempDir()
+	fx := writeCSV(t, dir, 200, 71)
+	e := newEnv(t, sim.Config{Seed: 71})
+	out := filepath.Join(dir, "out.csv")
+	_, err := runOnce(t, e, fx.path, runOpts{output: out, caller: &panickyCaller{inner: e.client, after: 40}})
+	var pe *pipeline.PanicError
+	if !errors.As(err, &pe) || pe.Stage != "call" {
+		t.Fatalf("run error %v, want a PanicError from the call stage", err)
+	}
+	msg := err.Error()
+	for _, card := range fx.cards {
+		if card != "" && strings.Contains(msg, card) {
+			t.Fatalf("the panic's message holds a whole card number")
+		}
+	}
+	if strings.Contains(msg, "6222 0202 0011 2233") || !strings.Contains(msg, "622202******2233") {
+		t.Fatalf("the spaced card in the panic's value is not masked: %q", msg[:min(200, len(msg))])
+	}
+	if _, err := os.Stat(out); err == nil {
+		t.Fatal("a run that panicked wrote its output")
+	}
+	calls := e.sim.Ledger().Calls
+	res, err := runOnce(t, e, fx.path, runOpts{output: out})
+	if err != nil || res.Outcome != pipeline.Finished {
+		t.Fatalf("resume after the panic: %+v %v", res, err)
+	}
+	if res.Summary.ChargedCalls != e.sim.Ledger().Charged {
+		t.Fatalf("charged %d, ledger %d", res.Summary.ChargedCalls, e.sim.Ledger().Charged)
+	}
+	if resent := e.sim.Ledger().Calls - calls; resent >= int64(len(distinct(fx.cards))) {
+		t.Fatalf("the resume sent %d calls: the answers before the panic were not kept", resent)
+	}
+}

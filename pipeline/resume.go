@@ -100,7 +100,7 @@ func sameRun(ctx context.Context, cfg *Config, run *checkpoint.Run, fp Fingerpri
 	case run.SettingsHash != settingsHash:
 		return &UsageError{Msg: fmt.Sprintf("the checkpoint %s was made with other settings (%s; now %s). "+
 			"Run with the same settings to resume, or --restart to start over", cfg.Store.Path(), run.Settings, settings)}
-	case run.KeyCheck != cardkey.KeyCheck(cfg.Key):
+	case cfg.Key != nil && run.KeyCheck != cardkey.KeyCheck(cfg.Key): // a dry run has no key
 		return &UsageError{Msg: fmt.Sprintf("the checkpoint %s was made with another row key (%s or $%s): "+
 			"restore that key to resume, or --restart to start over", cfg.Store.Path(),
 			checkpoint.KeyPath(cfg.Store.Path()), cardkey.KeyEnv)}
