@@ -38,6 +38,8 @@ type runFlags struct {
 	simulate, dryRun, noProgress, noLuhn, restart     bool
 	maskOutput, noCache, csvSafe, bom, noBOM, wait    bool
 	lang, prefix                                      string
+	metricsFile, metricsPush, metricsJob              string
+	metricsLabels                                     labelsFlag
 	encryptCard, encryptionArray                      bool
 	encryptionKey, cpuProfile                         string
 	cachePath                                         string
@@ -92,6 +94,11 @@ func (a *app) runFlagSet(f *runFlags) *flag.FlagSet {
 	fs.BoolVar(&f.noBOM, "no-bom", false, "never write a UTF-8 BOM in the CSV output")
 	fs.BoolVar(&f.csvSafe, "csv-safe", false, "also neutralise formula-like cells of the input's own columns in a CSV output")
 	fs.BoolVar(&f.wait, "wait", false, "if another run holds the checkpoint, wait for it instead of exiting 5")
+	fs.StringVar(&f.metricsFile, "metrics-file", "", "write Prometheus series to `FILE` (node_exporter's textfile collector), every 15 s and at the end")
+	fs.StringVar(&f.metricsPush, "metrics-push", "", "push the same series to a Prometheus Pushgateway at `URL` (every 15 s and at the end)")
+	fs.StringVar(&f.metricsJob, "metrics-job", "cardbatch", "the Pushgateway job label")
+	f.metricsLabels = labelsFlag{}
+	fs.Var(f.metricsLabels, "metrics-label", "a `name=value` label for every series and the Pushgateway's grouping key (repeatable)")
 	fs.Float64Var(&f.price, "price", 0, "price of one charged call, for estimated_cost in the summary and the dry run")
 	return fs
 }
@@ -395,6 +402,10 @@ func (a *app) run(ctx context.Context, f *runFlags, log *slog.Logger) (int, erro
 		reporter = newLogReporter(log, 10*time.Second)
 	}
 
+	mx, err := startMetrics(ctx, f, store, log)
+	if err != nil {
+		return exitUsage, err
+	}
 	res, err := pipeline.Run(runCtx, pipeline.Config{
 		InputPath: inputPath, Source: in, CreateSink: createSink, OutputPath: f.output, Store: store, Key: key,
 		Caller: client, Settings: settings, Restart: f.restart,
@@ -404,6 +415,7 @@ func (a *app) run(ctx context.Context, f *runFlags, log *slog.Logger) (int, erro
 		Stop: stop, Logger: log, Progress: reporter,
 	})
 	if err != nil {
+		mx.finish(nil, false, log)
 		var ue *pipeline.UsageError
 		var ie *sources.InputError
 		switch {
@@ -418,11 +430,17 @@ func (a *app) run(ctx context.Context, f *runFlags, log *slog.Logger) (int, erro
 		}
 		return exitFatal, err
 	}
+	mx.finish(res.Summary, res.Outcome == pipeline.Finished, log)
 	if err := sinks.WriteSummaryJSON(f.summary, res.Summary, 0o600); err != nil {
 		return exitFatal, fmt.Errorf("write summary: %w", err)
 	}
-	fmt.Fprintln(a.stderr)
-	_ = sinks.RenderTable(a.stderr, res.Summary)
+	if f.logFormat == "json" {
+		// stderr holds only JSON lines: the summary is one record, numbers as numbers.
+		log.Info("summary", "outcome", string(res.Outcome), "summary", res.Summary)
+	} else {
+		fmt.Fprintln(a.stderr)
+		_ = sinks.RenderTable(a.stderr, res.Summary)
+	}
 	switch res.Outcome {
 	case pipeline.Finished:
 		log.Info("done", "output", f.output, "summary", f.summary)
