@@ -3,6 +3,8 @@ package sources
 import (
 	"context"
 	"errors"
+
+	"cardbatch/cardnum"
 )
 
 // input is the Input shared by every format: peeked records first, then the
@@ -34,7 +36,16 @@ func (in *input) HasHeader() bool  { return in.hasHeader }
 func (in *input) CardColumn() int  { return in.cardCol }
 func (in *input) Format() string   { return in.format }
 func (in *input) TotalHint() int   { return in.total }
-func (in *input) Notes() []string  { return append([]string(nil), in.notes...) }
+
+// Notes implements Input: every note is scrubbed of card numbers, in any
+// spelling.
+func (in *input) Notes() []string {
+	out := make([]string, len(in.notes))
+	for i, n := range in.notes {
+		out[i] = cardnum.Scrub(n)
+	}
+	return out
+}
 
 // Next implements Input.
 func (in *input) Next(ctx context.Context) (Row, error) {
