@@ -161,9 +161,10 @@ func TestUngroup(t *testing.T) {
 func TestPeekByteBudget(t *testing.T) {
 	big := strings.Repeat("x", 3<<20)
 	data := "card,blob\n" + cardA + "," + big + "\n" + cardB + "," + big + "\n" + cardC + "," + big + "\n" + cardD + ",small\n"
-	in := openT(t, Options{Path: writeTemp(t, "big.csv", []byte(data)), MaxRecordBytes: 4 << 20})
+	opts := Options{Path: writeTemp(t, "big.csv", []byte(data)), MaxRecordBytes: 4 << 20}
+	in := openT(t, opts)
 	rows := readAll(t, in)
-	if got := cardsOf(rows); strings.Join(got, " ") != strings.Join([]string{cardA, cardB, cardC, cardD}, " ") || in.TotalHint() != 4 {
-		t.Errorf("cards %q, TotalHint %d", got, in.TotalHint())
+	if got := cardsOf(rows); strings.Join(got, " ") != strings.Join([]string{cardA, cardB, cardC, cardD}, " ") || countT(t, opts) != 4 {
+		t.Errorf("cards %q, CountRows %d", got, countT(t, opts))
 	}
 }
