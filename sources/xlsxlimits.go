@@ -68,7 +68,7 @@ func checkDeclared(p string, zr *zip.Reader) error {
 var errPartTooBig = errors.New("a part of the workbook unpacks to more than it may")
 
 // errTextRun is returned for a sheet with too much text between two tags.
-var errTextRun = errors.New("the sheet holds more than 1 MiB of text between two tags")
+var errTextRun = errors.New("more than 1 MiB of text between two tags")
 
 // openPart opens a zip entry for reading, bounded to limit bytes of
 // inflated data (errPartTooBig past it) whatever the entry declares.

@@ -28,7 +28,7 @@ func partError(p string, err error) error {
 		return &InputError{Path: p, Problem: fmt.Sprintf("unpacks to more than cardbatch reads: a part is larger than %s once unpacked", sizeText(MaxSheetUnpacked)),
 			Hint: "open it in Excel, delete what is not needed or save the card sheet as CSV (UTF-8), and try again", Err: err}
 	case errors.Is(err, errTextRun), errors.Is(err, errSSTTooBig):
-		return &InputError{Path: p, Problem: "holds " + err.Error()[len("the "):], Hint: "save the card sheet as CSV (UTF-8) from Excel and try again", Err: err}
+		return &InputError{Path: p, Problem: "holds " + err.Error(), Hint: "save the card sheet as CSV (UTF-8) from Excel and try again", Err: err}
 	}
 	return damaged(p, err)
 }

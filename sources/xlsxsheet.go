@@ -23,7 +23,7 @@ const maxSSTText = 128 << 20
 
 // errSSTTooBig is returned when the shared strings hold more than
 // maxSSTText.
-var errSSTTooBig = fmt.Errorf("the shared strings hold more than %s of text", sizeText(maxSSTText))
+var errSSTTooBig = fmt.Errorf("more than %s of shared strings", sizeText(maxSSTText))
 
 // sharedStrings is the shared string table: every string's text, end to
 // end, and where each ends.
