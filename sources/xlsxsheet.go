@@ -404,7 +404,7 @@ func shiftRange(ref string, dCol, dRow int) (string, bool) {
 		prefix, ref = ref[:i+1], ref[i+1:]
 	}
 	parts := strings.Split(ref, ":")
-	if len(parts) == 1 && strings.IndexAny(ref, "0123456789") < 0 {
+	if len(parts) == 1 && !strings.ContainsAny(ref, "0123456789") {
 		return prefix + ref, true // a defined name, not a reference
 	}
 	for j, part := range parts {
