@@ -16,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 // The decompression bomb tests read each bomb in a child process (this
@@ -32,13 +33,16 @@ const (
 
 // bombResult is what the child reports.
 type bombResult struct {
-	Rows       int    // rows read
-	Cards      int    // rows whose card is cardA
-	Err        string // the error, "" if none
-	InputError bool   // the error is an *InputError
-	HWM        int64  // peak RSS in bytes
-	TmpPeak    int64  // bytes in TmpDir after the first row
-	TmpAfter   int    // files left in TmpDir after Close
+	Rows       int     // rows read
+	Cards      int     // rows whose card is cardA
+	Err        string  // the error, "" if none
+	InputError bool    // the error is an *InputError
+	HWM        int64   // peak RSS in bytes
+	TmpPeak    int64   // bytes in TmpDir after the first row
+	TmpAfter   int     // files left in TmpDir after Close
+	Hint       int     // TotalHint
+	FirstRow   float64 // seconds from Open to the first row
+	AllRows    float64 // seconds from Open to the end
 }
 
 // sheetXML writes a worksheet of a header and bombRows rows of cardA, with
@@ -198,7 +202,10 @@ func TestXLSXBombs(t *testing.T) {
 }
 
 // runBombChild reads path in a child process and returns its report.
-func runBombChild(t *testing.T, path string) bombResult {
+func runBombChild(t *testing.T, path string) bombResult { return runReadChild(t, path) }
+
+// runReadChild reads path in a child process and returns its report.
+func runReadChild(t testing.TB, path string) bombResult {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^TestXLSXBombChild$", "-test.v")
 	cmd.Env = append(os.Environ(), bombChildEnv+"="+path, bombTmpEnv+"="+t.TempDir(), "GOMAXPROCS=2")
@@ -225,8 +232,10 @@ func TestXLSXBombChild(t *testing.T) {
 	}
 	tmp := os.Getenv(bombTmpEnv)
 	var res bombResult
+	start := time.Now()
 	in, err := Open(context.Background(), Options{Path: path, TmpDir: tmp})
 	if err == nil {
+		res.Hint = in.TotalHint()
 		for {
 			r, err2 := in.Next(context.Background())
 			if err2 != nil {
@@ -236,6 +245,7 @@ func TestXLSXBombChild(t *testing.T) {
 				break
 			}
 			if res.Rows == 0 {
+				res.FirstRow = time.Since(start).Seconds()
 				res.TmpPeak = dirBytes(tmp)
 			}
 			res.Rows++
@@ -243,6 +253,7 @@ func TestXLSXBombChild(t *testing.T) {
 				res.Cards++
 			}
 		}
+		res.AllRows = time.Since(start).Seconds()
 		in.Close()
 	}
 	if err != nil {
@@ -283,4 +294,52 @@ func vmHWM(t testing.TB) int64 {
 	}
 	t.Fatal("no VmHWM in /proc/self/status")
 	return 0
+}
+
+// BenchmarkFirstRow reads the 1,000,000-row CSV and the 200,000-row
+// workbook of BenchmarkCSV and BenchmarkXLSX, each in a child process, and
+// reports the seconds from Open to the first row, to the last, and the
+// child's peak RSS (the issue's target: the first row within 1 s).
+func BenchmarkFirstRow(b *testing.B) {
+	for _, bc := range []struct {
+		name string
+		file func(*testing.B) string
+		rows int
+	}{{"csv-1M", benchCSVFile, benchCSVRows}, {"xlsx-200k", benchXLSXFile, benchXLSXRows}} {
+		b.Run(bc.name, func(b *testing.B) {
+			path := bc.file(b)
+			var first, all, rss float64
+			for i := 0; i < b.N; i++ {
+				res := runReadChild(b, path)
+				if res.Err != "" || res.Rows != bc.rows {
+					b.Fatalf("read %d rows: %s", res.Rows, res.Err)
+				}
+				first, all, rss = max(first, res.FirstRow), max(all, res.AllRows), max(rss, float64(res.HWM)/(1<<20))
+				b.Logf("TotalHint %d, TmpDir after the first row %d KiB", res.Hint, res.TmpPeak>>10)
+			}
+			b.ReportMetric(first, "s-to-first-row")
+			b.ReportMetric(all, "s-to-last-row")
+			b.ReportMetric(rss, "peak-RSS-MiB")
+		})
+	}
+}
+
+// TestXLSXDimensionHint: TotalHint comes from the sheet's <dimension> when
+// it spans past the rows Open read ahead, and CountRows counts exactly.
+func TestXLSXDimensionHint(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "dim.xlsx")
+	writeBomb(t, path, bombPart{name: "xl/worksheets/sheet1.xml", write: func(w io.Writer) error {
+		var b bytes.Buffer
+		must(t, sheetXML(&b, nil))
+		s := strings.Replace(b.String(), "<sheetData>", fmt.Sprintf(`<dimension ref="A1:B%d"/><sheetData>`, bombRows+1), 1)
+		_, err := io.WriteString(w, s)
+		return err
+	}})
+	in := openT(t, Options{Path: path})
+	if in.TotalHint() != bombRows {
+		t.Errorf("TotalHint = %d, want %d", in.TotalHint(), bombRows)
+	}
+	if n := countT(t, Options{Path: path}); n != bombRows {
+		t.Errorf("CountRows = %d, want %d", n, bombRows)
+	}
 }

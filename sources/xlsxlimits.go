@@ -2,7 +2,6 @@ package sources
 
 import (
 	"archive/zip"
-	"compress/flate"
 	"errors"
 	"fmt"
 	"io"
@@ -114,20 +113,22 @@ func (l *limitedReader) Read(p []byte) (int, error) {
 type squeezer struct {
 	r           io.Reader
 	blank, text int
-	buf         []byte
 }
 
-func newSqueezer(r io.Reader) *squeezer { return &squeezer{r: r, buf: make([]byte, 64<<10)} }
+func newSqueezer(r io.Reader) *squeezer { return &squeezer{r: r} }
 
 func (s *squeezer) Read(p []byte) (int, error) {
 	for {
-		n, err := s.r.Read(s.buf[:min(len(s.buf), len(p))])
+		n, err := s.r.Read(p)
 		out := 0
-		for _, c := range s.buf[:n] {
-			switch c {
-			case '<':
+		for i := 0; i < n; i++ {
+			c := p[i]
+			switch {
+			case c > ' ' && c != '<':
+				s.blank = 0
+			case c == '<':
 				s.blank, s.text = 0, 0
-			case ' ', '\t', '\r', '\n':
+			case c == ' ' || c == '\t' || c == '\r' || c == '\n':
 				s.blank++
 				if s.blank > maxBlankRun {
 					continue
@@ -193,7 +194,9 @@ func slimParts(p string, wb workbookInfo, sheetPart string) ([]slimPart, error) 
 
 // writeSlim writes the parts into a new workbook in dir and returns its
 // path: small parts copied compressed as they are, the sheet and the shared
-// strings squeezed and bounded. The caller removes the file.
+// strings squeezed, bounded and stored uncompressed (compressing them again
+// would cost more time than excelize takes to read them). The caller
+// removes the file as soon as excelize has read it.
 func writeSlim(dir string, parts []slimPart) (name string, err error) {
 	f, err := os.CreateTemp(dir, "cardbatch-xlsx-*.xlsx")
 	if err != nil {
@@ -208,9 +211,6 @@ func writeSlim(dir string, parts []slimPart) (name string, err error) {
 		}
 	}()
 	zw := zip.NewWriter(f)
-	zw.RegisterCompressor(zip.Deflate, func(w io.Writer) (io.WriteCloser, error) {
-		return flate.NewWriter(w, flate.BestSpeed)
-	})
 	for _, sp := range parts {
 		if !sp.squeeze {
 			if err := zw.Copy(sp.zf); err != nil {
@@ -232,7 +232,7 @@ func copySqueezed(zw *zip.Writer, zf *zip.File) error {
 		return err
 	}
 	defer rc.Close()
-	w, err := zw.CreateHeader(&zip.FileHeader{Name: zf.Name, Method: zip.Deflate})
+	w, err := zw.CreateHeader(&zip.FileHeader{Name: zf.Name, Method: zip.Store})
 	if err != nil {
 		return err
 	}
