@@ -95,29 +95,44 @@ func openText(ctx context.Context, opts Options, sn sniffResult, format string, 
 	enc := detectEncoding(sn.head, opts.Encoding)
 	in, err := openTextAs(ctx, opts, sn, enc, format, explicit, notes)
 	if errors.Is(err, errNotUTF8) {
-		enc = textEncoding{name: encGB18030, note: "decoded as GB18030 (the file is not valid UTF-8 further on; Chinese Windows encoding assumed)"}
+		enc = textEncoding{name: encGB18030, note: gbLateNote}
 		in, err = openTextAs(ctx, opts, sn, enc, format, explicit, notes)
 	}
 	return in, err
 }
 
-// textStream opens path for reading records with a scanner.
-func textStream(path string, enc textEncoding, delim byte, lines, crOnly bool, max int) (*os.File, *scanner, error) {
+// gbLateNote is the note for a file found to be GB18030 past its start.
+const gbLateNote = "decoded as GB18030 (the file is not valid UTF-8 further on; Chinese Windows encoding assumed)"
+
+// streamError is textError for an error met after Open: invalid UTF-8 in a
+// file read as UTF-8 cannot be read again in another encoding any more.
+func streamError(path string, sc *scanner, err error) error {
+	if errors.Is(err, errNotUTF8) {
+		return &InputError{Path: path, Problem: fmt.Sprintf("is not valid UTF-8 near line %d, although it is UTF-8 before", sc.startLine),
+			Hint: "save it again as CSV (UTF-8) from Excel, or pass --encoding with its encoding", Err: err}
+	}
+	return textError(path, err)
+}
+
+// textStream opens path for reading records with a scanner. late is the
+// reader that decides the encoding of a file whose start is ASCII, or nil.
+func textStream(path string, enc textEncoding, delim byte, lines, crOnly bool, max int) (_ *os.File, _ *scanner, late *lateDecoder, _ error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, nil, fmt.Errorf("sources: %w", err)
+		return nil, nil, nil, fmt.Errorf("sources: %w", err)
 	}
 	if enc.bomLen > 0 {
 		if _, err := f.Seek(int64(enc.bomLen), io.SeekStart); err != nil {
 			f.Close()
-			return nil, nil, fmt.Errorf("sources: %w", err)
+			return nil, nil, nil, fmt.Errorf("sources: %w", err)
 		}
 	}
 	r := enc.wrap(f)
+	late, _ = r.(*lateDecoder)
 	if crOnly {
 		r = crToLF{r}
 	}
-	return f, newScanner(r, delim, lines, max), nil
+	return f, newScanner(r, delim, lines, max), late, nil
 }
 
 // textError turns a scanner error into an *InputError where the user can
@@ -185,7 +200,7 @@ func openTextAs(ctx context.Context, opts Options, sn sniffResult, enc textEncod
 	}
 
 	max := opts.MaxRecordBytes
-	f, sc, err := textStream(opts.Path, enc, delim, lines, crOnly, max)
+	f, sc, late, err := textStream(opts.Path, enc, delim, lines, crOnly, max)
 	if err != nil {
 		return nil, err
 	}
@@ -209,11 +224,6 @@ func openTextAs(ctx context.Context, opts Options, sn sniffResult, enc textEncod
 		size += len(sc.rec)
 	}
 	total := len(recs)
-	if !eof {
-		if total, err = countRecords(ctx, opts.Path, enc, delim, lines, crOnly, max); err != nil {
-			return nil, err
-		}
-	}
 	if total == 0 {
 		return nil, &InputError{Path: opts.Path, Problem: "is empty", Hint: "export the data with a header row and at least one card number"}
 	}
@@ -224,7 +234,12 @@ func openTextAs(ctx context.Context, opts Options, sn sniffResult, enc textEncod
 	data := recs
 	if lay.hasHeader {
 		data = recs[1:]
-		total--
+		if total > 0 {
+			total--
+		}
+	}
+	if !eof {
+		total = -1 // unknown until counted: CountRows
 	}
 	if total == 0 {
 		return nil, &InputError{Path: opts.Path, Problem: "has a header but no data rows", Hint: "add the card numbers under the header, or check that you picked the right file", Columns: lay.header}
@@ -236,11 +251,20 @@ func openTextAs(ctx context.Context, opts Options, sn sniffResult, enc textEncod
 		cardCol: lay.cardCol, total: total, notes: notes, pending: data,
 		read: func() (record, error) {
 			if err := sc.scan(); err != nil {
-				return record{}, textError(opts.Path, err)
+				return record{}, streamError(opts.Path, sc, err)
 			}
 			return record{fields: sc.record(), line: sc.startLine}, nil
 		},
 		closeFn: f.Close,
+		lateNote: func() string {
+			if late != nil && late.switched {
+				return gbLateNote
+			}
+			return ""
+		},
+		count: func(ctx context.Context) (int, error) {
+			return countRecords(ctx, opts.Path, enc, delim, lines, crOnly, max)
+		},
 	}
 	if lines {
 		in.format = "txt"
@@ -253,7 +277,7 @@ func openTextAs(ctx context.Context, opts Options, sn sniffResult, enc textEncod
 // scanner that reads it, so the count is exact; it reports the errors that
 // reading would meet (over-long lines, invalid UTF-8) up front.
 func countRecords(ctx context.Context, path string, enc textEncoding, delim byte, lines, crOnly bool, max int) (int, error) {
-	f, sc, err := textStream(path, enc, delim, lines, crOnly, max)
+	f, sc, _, err := textStream(path, enc, delim, lines, crOnly, max)
 	if err != nil {
 		return 0, err
 	}

@@ -144,25 +144,26 @@ func TestCSVEncodings(t *testing.T) {
 
 func TestCSVGB18030PastTheSample(t *testing.T) {
 	// The first 64 KiB are ASCII, so the sniffer cannot tell; reading finds
-	// GB18030 further on and the file is read again as GB18030: within the
-	// look-ahead (long rows) and past it (found by the pre-count).
+	// GB18030 further on: within the look-ahead (long rows) and past it
+	// (decided while the rows stream, no pass before the first row). Both
+	// decode the whole file as GB18030 and note it.
 	tests := []struct {
 		name string
 		rows int
 		row  string
 	}{
 		{"within the look-ahead", 150, "x," + cardC + "," + strings.Repeat("p", 500) + "\n"},
-		{"found by the pre-count", 5000, "x," + cardC + ",plain\n"},
+		{"past the look-ahead", 5000, "x," + cardC + ",plain\n"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			data := []byte("name,card,note\n" + strings.Repeat(tt.row, tt.rows))
 			data = append(data, gb18030(t, "张三,"+cardA+",首次\n")...)
 			in := openT(t, Options{Path: writeTemp(t, "in.csv", data)})
+			rows := readAll(t, in)
 			if !containsNote(in.Notes(), "GB18030 (the file is not valid UTF-8 further on") {
 				t.Errorf("notes = %q", in.Notes())
 			}
-			rows := readAll(t, in)
 			if last := rows[len(rows)-1].Fields; len(rows) != tt.rows+1 || last[0] != "张三" || last[2] != "首次" {
 				t.Errorf("%d rows, last = %q", len(rows), last)
 			}
@@ -413,8 +414,6 @@ func TestBadTextFiles(t *testing.T) {
 		{"gzip", "in.csv", []byte{0x1F, 0x8B, 0x08, 0x00, 0x00}, 0, []string{"gzip"}},
 		{"HTML saved as xls", "in.xls", []byte("<html><body><table><tr><td>card</td></tr></table></body></html>"), 0, []string{"is an HTML page, not CSV or XLSX", "save it as .xlsx"}},
 		{"line too long", "in.csv", []byte(long), 1000, []string{"in.csv: line 3 is longer than 1000 bytes: is this really a CSV file?"}},
-		{"line too long past the peek", "in.csv", []byte("card\n" + strings.Repeat(cardA+"\n", 300) + strings.Repeat("y", 5000) + "\n"), 4096,
-			[]string{"line 302 is longer than 4 KiB"}},
 		{"unclosed quote swallows the file", "in.csv", []byte("card,note\n" + cardA + ",\"open\n" + strings.Repeat("more text\n", 200)), 1024,
 			[]string{"the record that starts at line 2 is longer than 1 KiB", "never be closed"}},
 		{"txt line too long", "in.txt", []byte(cardA + "\n" + strings.Repeat("9", 3000) + "\n"), 2048, []string{"line 2 is longer than 2 KiB"}},
@@ -479,9 +478,13 @@ func TestPeekAndCount(t *testing.T) {
 			line++
 		}
 	}
-	in := openT(t, Options{Path: writeTemp(t, "big.csv", []byte(b.String()))})
-	if in.TotalHint() != 1000 {
-		t.Errorf("TotalHint = %d, want 1000", in.TotalHint())
+	opts := Options{Path: writeTemp(t, "big.csv", []byte(b.String()))}
+	in := openT(t, opts)
+	if in.TotalHint() != -1 {
+		t.Errorf("TotalHint = %d, want -1 (Open does not count)", in.TotalHint())
+	}
+	if n := countT(t, opts); n != 1000 {
+		t.Errorf("CountRows = %d, want 1000", n)
 	}
 	rows := readAll(t, in)
 	if len(rows) != 1000 {
@@ -552,4 +555,21 @@ func TestNextContract(t *testing.T) {
 			t.Errorf("rows = %v", rows)
 		}
 	})
+}
+
+// TestLineTooLongPastThePeek: Open reads no further than its look-ahead,
+// so an over-long line further on is an *InputError from Next, after the
+// rows before it.
+func TestLineTooLongPastThePeek(t *testing.T) {
+	data := "card\n" + strings.Repeat(cardA+"\n", 300) + strings.Repeat("y", 5000) + "\n"
+	in := openT(t, Options{Path: writeTemp(t, "in.csv", []byte(data)), MaxRecordBytes: 4096})
+	n := 0
+	var err error
+	for ; err == nil; n++ {
+		_, err = in.Next(context.Background())
+	}
+	var ie *InputError
+	if n-1 != 300 || !errors.As(err, &ie) || !strings.Contains(ie.Error(), "line 302 is longer than 4 KiB") {
+		t.Errorf("after %d rows: %v", n-1, err)
+	}
 }

@@ -197,10 +197,74 @@ func (e textEncoding) wrap(r io.Reader) io.Reader {
 		return transform.NewReader(r, d)
 	}
 	if e.tentative {
-		return &utf8Check{r: r}
+		return &lateDecoder{src: r}
 	}
 	return r
 }
+
+// lateLook is how much lateDecoder looks at, from the first non-ASCII
+// byte, to decide between UTF-8 and GB18030.
+const lateLook = 4 << 10
+
+// lateDecoder reads a file whose start was pure ASCII: it passes ASCII
+// through and, at the first non-ASCII byte, decides from the next lateLook
+// bytes as detectEncoding does from a file's start: valid UTF-8 (then
+// checked to the end: errNotUTF8 at an invalid sequence), else GB18030 for
+// the rest. The text before was ASCII, the same in both, so the result is
+// the whole file decoded as the one encoding, without a pass before the
+// first row.
+type lateDecoder struct {
+	src      io.Reader
+	r        io.Reader // once decided
+	switched bool      // decoded as GB18030 from the first non-ASCII byte
+}
+
+// Read implements io.Reader.
+func (l *lateDecoder) Read(p []byte) (int, error) {
+	if l.r != nil {
+		return l.r.Read(p)
+	}
+	n, err := l.src.Read(p)
+	i := 0
+	for i < n && p[i] < utf8.RuneSelf {
+		i++
+	}
+	if i == n {
+		return n, err
+	}
+	look := append([]byte(nil), p[i:n]...)
+	for err == nil && len(look) < lateLook {
+		buf := make([]byte, lateLook-len(look))
+		var m int
+		m, err = l.src.Read(buf)
+		look = append(look, buf[:m]...)
+	}
+	rest := io.MultiReader(bytes.NewReader(look), l.src)
+	switch {
+	case err != nil && err != io.EOF:
+		rest = io.MultiReader(bytes.NewReader(look), errReader{err})
+	case err == io.EOF:
+		rest = bytes.NewReader(look)
+	}
+	tail := 0
+	if err == nil {
+		tail = incompleteTail(look)
+	}
+	if utf8.Valid(look[:len(look)-tail]) {
+		l.r = &utf8Check{r: rest}
+	} else {
+		l.r, l.switched = transform.NewReader(rest, simplifiedchinese.GB18030.NewDecoder()), true
+	}
+	if i > 0 {
+		return i, nil
+	}
+	return l.r.Read(p)
+}
+
+// errReader returns its error from every Read.
+type errReader struct{ err error }
+
+func (e errReader) Read([]byte) (int, error) { return 0, e.err }
 
 // decodeSample decodes the start of a file (head, BOM included) to UTF-8.
 // A rune cut at the end of head is dropped.

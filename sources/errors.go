@@ -20,8 +20,8 @@ type InputError struct {
 	Err     error    // the underlying error, if any (returned by Unwrap, not printed)
 }
 
-// Error returns "PATH PROBLEM (columns seen: ...): HINT", with any cell that
-// looks like a card number masked.
+// Error returns "PATH PROBLEM (columns seen: ...): HINT", with any card
+// number in the problem, the columns or the hint masked (cardnum.Scrub).
 func (e *InputError) Error() string {
 	var b strings.Builder
 	if e.Path != "" {
@@ -32,7 +32,7 @@ func (e *InputError) Error() string {
 			b.WriteString(": ")
 		}
 	}
-	b.WriteString(e.Problem)
+	b.WriteString(cardnum.Scrub(e.Problem))
 	if len(e.Columns) > 0 {
 		b.WriteString(" (columns seen: ")
 		b.WriteString(quoteColumns(e.Columns))
@@ -40,7 +40,7 @@ func (e *InputError) Error() string {
 	}
 	if e.Hint != "" {
 		b.WriteString(": ")
-		b.WriteString(e.Hint)
+		b.WriteString(cardnum.Scrub(e.Hint))
 	}
 	return b.String()
 }
@@ -81,33 +81,19 @@ func quoteColumns(cols []string) string {
 	return strings.Join(parts, ", ")
 }
 
-// safeText returns s, masked with cardnum.Mask when it holds something that
-// looks like a card number, and shortened when it is long.
+// safeText returns s with any card number in it masked (cardnum.Scrub
+// finds one in any spelling; a number a spreadsheet has rounded, such as
+// 6.22848E+15, is masked whole), shortened when it is long. Callers quote
+// it with %q, which escapes control characters.
 func safeText(s string) string {
-	if cardnum.LooksLikeCard(s) || looksLikeMangledCard(s) || hasLongDigitRun(s) {
+	if looksLikeMangledCard(s) {
 		return cardnum.Mask(s)
 	}
+	s = cardnum.Scrub(s)
 	if r := []rune(s); len(r) > 40 {
 		return string(r[:37]) + "…"
 	}
 	return s
-}
-
-// hasLongDigitRun reports whether s holds 12 or more consecutive ASCII
-// digits (a card number inside a longer text).
-func hasLongDigitRun(s string) bool {
-	run := 0
-	for i := 0; i < len(s); i++ {
-		if s[i] >= '0' && s[i] <= '9' {
-			run++
-			if run >= cardnum.MinDigits {
-				return true
-			}
-		} else {
-			run = 0
-		}
-	}
-	return false
 }
 
 // sizeText renders a byte count for messages: "1 MiB", "64 KiB", "1000 bytes".

@@ -186,3 +186,14 @@ func noWholeCard(t *testing.T, msg string) {
 		}
 	}
 }
+
+// countT runs CountRows and checks that Open's TotalHint is either unknown
+// (-1) or, when Open read the whole file, the same count.
+func countT(t testing.TB, opts Options) int {
+	t.Helper()
+	n, err := CountRows(context.Background(), opts)
+	if err != nil {
+		t.Fatalf("CountRows(%s): %v", filepath.Base(opts.Path), err)
+	}
+	return n
+}

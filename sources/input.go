@@ -3,6 +3,9 @@ package sources
 import (
 	"context"
 	"errors"
+	"slices"
+
+	"cardbatch/cardnum"
 )
 
 // input is the Input shared by every format: peeked records first, then the
@@ -18,11 +21,17 @@ type input struct {
 
 	pending []record               // peeked data records not yet returned
 	read    func() (record, error) // the next non-blank record; io.EOF at the end
-	// card, when set, gives Row.Card and Row.CardNumericUnsafe (XLSX) from
-	// the row's line and the card cell as shown; otherwise Card is the card
+	// fill, when set, completes a row (XLSX: Cells, and Card and
+	// CardNumericUnsafe from the cell as stored); otherwise Card is the card
 	// column's field.
-	card    func(line int, shown string) (card string, unsafe bool, err error)
+	fill    func(row *Row) error
 	closeFn func() error
+	// lateNote, when set, gives a note learnt while reading ("" if none),
+	// such as an encoding decided past the start of the file.
+	lateNote func() string
+	// count counts the non-blank records of the file, header included, for
+	// CountRows.
+	count func(ctx context.Context) (int, error)
 
 	index  int
 	err    error // sticky: once Next fails it keeps failing
@@ -34,7 +43,22 @@ func (in *input) HasHeader() bool  { return in.hasHeader }
 func (in *input) CardColumn() int  { return in.cardCol }
 func (in *input) Format() string   { return in.format }
 func (in *input) TotalHint() int   { return in.total }
-func (in *input) Notes() []string  { return append([]string(nil), in.notes...) }
+
+// Notes implements Input: every note is scrubbed of card numbers, in any
+// spelling. A note learnt while reading comes last once it is known.
+func (in *input) Notes() []string {
+	notes := in.notes
+	if in.lateNote != nil {
+		if n := in.lateNote(); n != "" && !slices.Contains(notes, n) {
+			notes = append(notes[:len(notes):len(notes)], n)
+		}
+	}
+	out := make([]string, len(notes))
+	for i, n := range notes {
+		out[i] = cardnum.Scrub(n)
+	}
+	return out
+}
 
 // Next implements Input.
 func (in *input) Next(ctx context.Context) (Row, error) {
@@ -60,9 +84,8 @@ func (in *input) Next(ctx context.Context) (Row, error) {
 		}
 	}
 	row := Row{Index: in.index, Line: rec.line, Fields: rec.fields, Card: cell(rec.fields, in.cardCol)}
-	if in.card != nil {
-		var err error
-		if row.Card, row.CardNumericUnsafe, err = in.card(row.Line, row.Card); err != nil {
+	if in.fill != nil {
+		if err := in.fill(&row); err != nil {
 			in.err = err
 			return Row{}, err
 		}

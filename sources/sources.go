@@ -92,7 +92,13 @@ type Cell struct {
 	// text of a string); for a formula, its cached result.
 	Value string
 	// Formula is the cell's formula without the leading "=", "" if none.
+	// A cell that shares a formula written in another cell gets it as it
+	// applies to this cell (relative references moved, as Excel does).
 	Formula string
+	// FormulaFromMaster is set when Formula is a shared formula's text as
+	// written in its first cell, not translated to this cell (a reference
+	// would leave the sheet).
+	FormulaFromMaster bool
 	// Style is the cell's s attribute: an index into the workbook's cell
 	// formats (0 when absent).
 	Style int
@@ -111,9 +117,11 @@ type Input interface {
 	CardColumn() int
 	// Format returns "csv", "tsv", "txt" or "xlsx": how the file is read.
 	Format() string
-	// TotalHint returns the number of data rows, known at Open time (exact
-	// for CSV, TSV and TXT from a pre-count that respects quotes; for XLSX
-	// from a pre-scan of the sheet), or -1 if unknown.
+	// TotalHint returns the number of data rows as far as Open knows
+	// without reading the whole file: exact when the file is small enough
+	// to have been read whole by Open; for XLSX otherwise the rows the
+	// sheet's <dimension> spans below the header (blank rows included);
+	// otherwise -1 (unknown: CountRows counts them).
 	TotalHint() int
 	// Notes returns human notes about what was detected (encoding,
 	// delimiter, header, card column, hidden sheet, wrong extension...).
@@ -123,8 +131,7 @@ type Input interface {
 	// and never returns a row and an error together. It blocks only on file
 	// reads; it returns ctx.Err() once ctx is done.
 	Next(ctx context.Context) (Row, error)
-	// Close releases the file and any excelize temporary files. It is
-	// idempotent.
+	// Close releases the file and any temporary files. It is idempotent.
 	Close() error
 }
 

@@ -3,10 +3,8 @@ package sources
 import (
 	"archive/zip"
 	"bufio"
-	"bytes"
 	"encoding/xml"
 	"errors"
-	"fmt"
 	"io"
 	"path"
 	"strconv"
@@ -33,7 +31,9 @@ type sheetInfo struct {
 // workbookInfo is what readWorkbook learns from the package.
 type workbookInfo struct {
 	sheets []sheetInfo
-	sst    string // zip entry of the shared strings, "" if none
+	part   string         // zip entry of the workbook, e.g. "xl/workbook.xml"
+	rels   map[string]rel // the workbook's relationships
+	sst    string         // zip entry of the shared strings, "" if none
 	files  map[string]*zip.File
 }
 
@@ -75,7 +75,7 @@ func readRels(files map[string]*zip.File, name, base string) (map[string]rel, er
 	if zf == nil {
 		return out, nil
 	}
-	rc, err := zf.Open()
+	rc, err := openPart(zf, maxOtherPart)
 	if err != nil {
 		return nil, err
 	}
@@ -153,6 +153,7 @@ func readWorkbook(zr *zip.Reader) (workbookInfo, error) {
 	if err != nil {
 		return info, err
 	}
+	info.part, info.rels = wbPart, rels
 	for _, r := range rels {
 		if strings.HasSuffix(r.typ, "/sharedStrings") {
 			info.sst = r.target
@@ -162,7 +163,7 @@ func readWorkbook(zr *zip.Reader) (workbookInfo, error) {
 		info.sst = "xl/sharedStrings.xml"
 	}
 
-	rc, err := wb.Open()
+	rc, err := openPart(wb, maxOtherPart)
 	if err != nil {
 		return info, err
 	}
@@ -199,208 +200,6 @@ func readWorkbook(zr *zip.Reader) (workbookInfo, error) {
 	return info, nil
 }
 
-// scanCell is the raw content of one cell.
-type scanCell struct {
-	found bool   // the row has a cell in this column
-	typ   string // the t attribute: "" or "n" (number), "s", "str", "inlineStr", "b", "e", "d"
-	value string // the <v> text, or the inline string's text
-}
-
-// numeric reports whether the cell holds a number.
-func (c scanCell) numeric() bool {
-	return c.found && (c.typ == "" || c.typ == "n") && c.value != ""
-}
-
-// scanRow is one <row> of a sheet.
-type scanRow struct {
-	num   int  // sheet row number, 1-based
-	blank bool // no cell with visible content (excelize would give only "" or spaces)
-	card  scanCell
-}
-
-// sheetScanner streams a worksheet part row by row with encoding/xml's
-// RawToken. It numbers rows and cells the way excelize does (the r
-// attribute, else one more than the previous) so its rows line up with
-// excelize's.
-type sheetScanner struct {
-	rc       io.ReadCloser
-	dec      *xml.Decoder
-	cardCol  int // 1-based column of the card cell; 0 = none
-	blankSST map[int]bool
-	rowNum   int
-	done     bool
-	vbuf     []byte
-	ibuf     []byte
-}
-
-// newSheetScanner opens a sheet part for scanning. cardCol is 1-based (0 =
-// keep no cell); blankSST lists shared strings that are blank.
-func newSheetScanner(zf *zip.File, cardCol int, blankSST map[int]bool) (*sheetScanner, error) {
-	rc, err := zf.Open()
-	if err != nil {
-		return nil, err
-	}
-	return &sheetScanner{rc: rc, dec: newXMLDecoder(rc), cardCol: cardCol, blankSST: blankSST}, nil
-}
-
-// Close releases the part.
-func (s *sheetScanner) Close() error { return s.rc.Close() }
-
-// next returns the next <row>, blank or not, or io.EOF after the last one.
-func (s *sheetScanner) next() (scanRow, error) {
-	if s.done {
-		return scanRow{}, io.EOF
-	}
-	for {
-		tok, err := s.dec.RawToken()
-		if err == io.EOF {
-			s.done = true
-			return scanRow{}, io.EOF
-		}
-		if err != nil {
-			return scanRow{}, err
-		}
-		switch t := tok.(type) {
-		case xml.StartElement:
-			if t.Name.Local != "row" {
-				continue
-			}
-			num := 0
-			if r, ok := attr(t, "r"); ok {
-				num, _ = strconv.Atoi(strings.TrimSpace(r))
-			}
-			if num <= 0 {
-				num = s.rowNum + 1
-			}
-			if num > maxSheetRows {
-				return scanRow{}, fmt.Errorf("row number %d is beyond the last row of a sheet", num)
-			}
-			s.rowNum = num
-			return s.readRow(num)
-		case xml.EndElement:
-			if t.Name.Local == "sheetData" {
-				s.done = true
-				return scanRow{}, io.EOF
-			}
-		}
-	}
-}
-
-// readRow reads the cells of a row whose start tag was just read.
-func (s *sheetScanner) readRow(num int) (scanRow, error) {
-	row := scanRow{num: num, blank: true}
-	col := 0
-	for {
-		tok, err := s.dec.RawToken()
-		if err == io.EOF {
-			return row, io.ErrUnexpectedEOF
-		}
-		if err != nil {
-			return row, err
-		}
-		switch t := tok.(type) {
-		case xml.StartElement:
-			if t.Name.Local != "c" {
-				continue
-			}
-			col++
-			typ := ""
-			for _, a := range t.Attr {
-				switch a.Name.Local {
-				case "r":
-					if c := columnOfRef(a.Value); c > 0 {
-						col = c
-					}
-				case "t":
-					typ = a.Value
-				}
-			}
-			val, err := s.readCell(typ)
-			if err != nil {
-				return row, err
-			}
-			if col == s.cardCol {
-				row.card = scanCell{found: true, typ: typ, value: string(val)}
-			}
-			if row.blank && !s.cellBlank(typ, val) {
-				row.blank = false
-			}
-		case xml.EndElement:
-			if t.Name.Local == "row" {
-				return row, nil
-			}
-		}
-	}
-}
-
-// readCell reads a cell's content up to its end tag: the <v> text, or for an
-// inline string the text of its <t> elements (not the phonetic runs). The
-// result is valid until the next call.
-func (s *sheetScanner) readCell(typ string) ([]byte, error) {
-	s.vbuf, s.ibuf = s.vbuf[:0], s.ibuf[:0]
-	inV, inT, inIS, inPh := false, false, false, false
-	sawIS := false
-	for {
-		tok, err := s.dec.RawToken()
-		if err == io.EOF {
-			return nil, io.ErrUnexpectedEOF
-		}
-		if err != nil {
-			return nil, err
-		}
-		switch t := tok.(type) {
-		case xml.StartElement:
-			switch t.Name.Local {
-			case "v":
-				inV = true
-			case "is":
-				inIS, sawIS = true, true
-			case "t":
-				inT = true
-			case "rPh":
-				inPh = true
-			}
-		case xml.EndElement:
-			switch t.Name.Local {
-			case "c":
-				if typ == "inlineStr" && sawIS {
-					return s.ibuf, nil
-				}
-				return s.vbuf, nil
-			case "v":
-				inV = false
-			case "is":
-				inIS = false
-			case "t":
-				inT = false
-			case "rPh":
-				inPh = false
-			}
-		case xml.CharData:
-			switch {
-			case inV:
-				s.vbuf = append(s.vbuf, t...)
-			case inIS && inT && !inPh:
-				s.ibuf = append(s.ibuf, t...)
-			}
-		}
-	}
-}
-
-// cellBlank reports whether excelize would show the cell as empty or white
-// space.
-func (s *sheetScanner) cellBlank(typ string, val []byte) bool {
-	if typ == "s" {
-		v := bytes.TrimSpace(val)
-		if len(v) == 0 {
-			return true
-		}
-		i, err := strconv.Atoi(string(v))
-		return err == nil && s.blankSST[i]
-	}
-	return isBlank(val)
-}
-
 // columnOfRef returns the 1-based column of a cell reference like "C7" or
 // "$AB$12", or 0 if it has none.
 func columnOfRef(ref string) int {
@@ -421,62 +220,6 @@ func columnOfRef(ref string) int {
 		}
 	}
 	return col
-}
-
-// scanBlankSST streams the shared strings part and returns the indexes of
-// the strings that are empty or white space (usually none): a cell that
-// points at one is blank.
-func scanBlankSST(zf *zip.File) (map[int]bool, error) {
-	blank := map[int]bool{}
-	if zf == nil {
-		return blank, nil
-	}
-	rc, err := zf.Open()
-	if err != nil {
-		return nil, err
-	}
-	defer rc.Close()
-	d := newXMLDecoder(rc)
-	idx := -1
-	inSI, inT, inPh := false, false, false
-	nonBlank := false
-	for {
-		tok, err := d.RawToken()
-		if err == io.EOF {
-			return blank, nil
-		}
-		if err != nil {
-			return nil, err
-		}
-		switch t := tok.(type) {
-		case xml.StartElement:
-			switch t.Name.Local {
-			case "si":
-				idx++
-				inSI, nonBlank = true, false
-			case "t":
-				inT = true
-			case "rPh":
-				inPh = true
-			}
-		case xml.EndElement:
-			switch t.Name.Local {
-			case "si":
-				if !nonBlank {
-					blank[idx] = true
-				}
-				inSI = false
-			case "t":
-				inT = false
-			case "rPh":
-				inPh = false
-			}
-		case xml.CharData:
-			if inSI && inT && !inPh && !nonBlank && !isBlank(t) {
-				nonBlank = true
-			}
-		}
-	}
 }
 
 // numericCard reads the raw <v> of a numeric cell. digits is the exact
