@@ -407,7 +407,8 @@ func (a *app) run(ctx context.Context, f *runFlags, log *slog.Logger) (int, erro
 		return exitUsage, err
 	}
 	res, err := pipeline.Run(runCtx, pipeline.Config{
-		InputPath: inputPath, Source: in, CreateSink: createSink, OutputPath: f.output, Store: store, Key: key,
+		InputPath: inputPath, Source: in, CreateSink: createSink,
+		CountRows: func(ctx context.Context) (int, error) { return sources.CountRows(ctx, srcOpts) }, OutputPath: f.output, Store: store, Key: key,
 		Caller: client, Settings: settings, Restart: f.restart,
 		Rate: f.rate, Burst: f.burst, Concurrency: f.concurrency, Retries: f.retries,
 		RetryBase: f.retryBase, RetryMax: 16 * f.retryBase, NoLuhn: f.noLuhn, MaxCharged: f.maxCharged, MaskOutput: f.maskOutput,

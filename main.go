@@ -124,17 +124,18 @@ func newLogger(w io.Writer, format string) (*slog.Logger, error) {
 	return nil, fmt.Errorf("--log-format must be text or json, not %q", format)
 }
 
-// redactAttr is the logger's last line of defence: any string attribute
-// that holds a card-like run of digits is masked.
+// redactAttr is the logger's last line of defence: every string attribute
+// and error is made safe to print (card numbers in any spelling masked,
+// control characters escaped).
 func redactAttr(_ []string, a slog.Attr) slog.Attr {
-	if a.Value.Kind() == slog.KindString {
-		if s := a.Value.String(); containsLongDigits(s) {
-			return slog.String(a.Key, redact(s))
+	switch a.Value.Kind() {
+	case slog.KindString:
+		if s := a.Value.String(); cardnum.SafeText(s) != s {
+			return slog.String(a.Key, cardnum.SafeText(s))
 		}
-	}
-	if a.Value.Kind() == slog.KindAny {
-		if err, ok := a.Value.Any().(error); ok && containsLongDigits(err.Error()) {
-			return slog.String(a.Key, redact(err.Error()))
+	case slog.KindAny:
+		if err, ok := a.Value.Any().(error); ok {
+			return slog.String(a.Key, cardnum.SafeText(err.Error()))
 		}
 	}
 	return a
@@ -149,64 +150,8 @@ func (a *app) scrub(s string) string {
 	return redact(s)
 }
 
-// redact masks every run of 12 to 19 digits (possibly separated by single
-// spaces or dashes) in s, so text of unknown origin can be shown safely.
-func redact(s string) string {
-	if !containsLongDigits(s) {
-		return s
-	}
-	b := []byte(s)
-	out := make([]byte, 0, len(b))
-	for i := 0; i < len(b); {
-		if b[i] >= '0' && b[i] <= '9' {
-			j := i
-			digits := 0
-			last := i
-			for j < len(b) {
-				if b[j] >= '0' && b[j] <= '9' {
-					digits++
-					last = j
-					j++
-					continue
-				}
-				if (b[j] == ' ' || b[j] == '-') && j+1 < len(b) && b[j+1] >= '0' && b[j+1] <= '9' {
-					j++
-					continue
-				}
-				break
-			}
-			run := string(b[i : last+1])
-			if digits >= cardnum.MinDigits {
-				out = append(out, cardnum.Mask(cardnum.Normalize(run))...)
-			} else {
-				out = append(out, run...)
-			}
-			i = last + 1
-			continue
-		}
-		out = append(out, b[i])
-		i++
-	}
-	return string(out)
-}
-
-func containsLongDigits(s string) bool {
-	n := 0
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case c >= '0' && c <= '9':
-			n++
-			if n >= cardnum.MinDigits {
-				return true
-			}
-		case c == ' ' || c == '-':
-		default:
-			n = 0
-		}
-	}
-	return false
-}
+// redact masks every card-like number in s, in any spelling.
+func redact(s string) string { return cardnum.Scrub(s) }
 
 // exitError carries an exit code with a message.
 type exitError struct {

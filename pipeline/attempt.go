@@ -55,6 +55,15 @@ func (r *runner) attempt(ctx context.Context, done *checkpoint.Bitset, recorded 
 	cfg := r.cfg
 	src := cfg.Source
 	r.stats.total.Store(int64(src.TotalHint()))
+	if src.TotalHint() < 0 && cfg.CountRows != nil {
+		cctx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		go func() {
+			if n, err := cfg.CountRows(cctx); err == nil {
+				r.stats.total.CompareAndSwap(-1, int64(n))
+			}
+		}()
+	}
 	sink, err := cfg.CreateSink()
 	if err != nil {
 		return nil, err

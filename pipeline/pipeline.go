@@ -72,12 +72,15 @@ type Config struct {
 	InputPath  string               // the input file (for its fingerprint)
 	Source     Source               // the input, open and unread (the caller closes it)
 	CreateSink func() (Sink, error) // creates the output
-	OutputPath string               // the output file, to tell whether it is still as written
-	Store      *checkpoint.Store    // the checkpoint, open read-write (read only by a dry run; may be nil there)
-	Key        []byte               // the HMAC key for row keys
-	Caller     cardapi.Caller       // makes one API call
-	Settings   map[string]string    // settings that change answers (a change refuses to resume)
-	Restart    bool                 // discard the checkpoint's run and start over
+	// CountRows counts the input's rows beside the run, for the progress
+	// total when the source cannot tell it cheaply (may be nil).
+	CountRows  func(ctx context.Context) (int, error)
+	OutputPath string            // the output file, to tell whether it is still as written
+	Store      *checkpoint.Store // the checkpoint, open read-write (read only by a dry run; may be nil there)
+	Key        []byte            // the HMAC key for row keys
+	Caller     cardapi.Caller    // makes one API call
+	Settings   map[string]string // settings that change answers (a change refuses to resume)
+	Restart    bool              // discard the checkpoint's run and start over
 
 	Rate        float64       // calls per second, at most; 0 = unlimited
 	Burst       int           // token bucket burst; 0 = 1

@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"cardbatch/cardnum"
 	"context"
 	"fmt"
 	"os"
@@ -143,7 +144,7 @@ func guard(stage string, fn func() error) func() error {
 	return func() (err error) {
 		defer func() {
 			if p := recover(); p != nil {
-				err = &PanicError{Stage: stage, Value: scrub(fmt.Sprint(p)), Stack: scrub(string(debug.Stack()))}
+				err = &PanicError{Stage: stage, Value: cardnum.Scrub(fmt.Sprint(p)), Stack: cardnum.Scrub(string(debug.Stack()))}
 			}
 		}()
 		return fn()
