@@ -120,9 +120,6 @@ func refuseTokenFlag(args []string) error {
 }
 
 func (a *app) cmdRun(ctx context.Context, args []string) int {
-	gcCtx, stopGCTuning := context.WithCancel(ctx)
-	defer stopGCTuning()
-	tuneGC(gcCtx, a.getenv)
 	var f runFlags
 	fs := a.runFlagSet(&f)
 	if err := refuseTokenFlag(args); err != nil {
