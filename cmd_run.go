@@ -136,7 +136,7 @@ func (a *app) cmdRun(ctx context.Context, args []string) int {
 		fmt.Fprintf(a.stderr, "cardbatch run: unexpected argument %q (flags come as --name value)\n", fs.Arg(0))
 		return exitUsage
 	}
-	log, err := newLogger(a.stderr, f.logFormat)
+	log, err := newLogger(a.stderr, f.logFormat, a.red.attr)
 	if err != nil {
 		fmt.Fprintf(a.stderr, "cardbatch run: %v\n", err)
 		return exitUsage
@@ -199,6 +199,8 @@ func (a *app) run(ctx context.Context, f *runFlags, log *slog.Logger) (int, erro
 	if f.summary == "" {
 		f.summary = f.output + ".summary.json"
 	}
+	a.red.keepPaths(f.input, f.output, f.checkpoint, f.summary, f.cachePath, f.metricsFile,
+		filepath.Dir(f.input), filepath.Dir(f.output), filepath.Dir(f.checkpoint))
 
 	if (f.encryptionKey != "" || f.encryptionArray) && !f.encryptCard {
 		return exitUsage, usageErr("--encryption-key and --encryption-array go with --encrypt-card")
@@ -215,7 +217,7 @@ func (a *app) run(ctx context.Context, f *runFlags, log *slog.Logger) (int, erro
 			return exitUsage, err
 		}
 		token = t
-		a.token = t
+		a.red.token = t
 	}
 
 	outDir := filepath.Dir(f.output)
@@ -229,6 +231,7 @@ func (a *app) run(ctx context.Context, f *runFlags, log *slog.Logger) (int, erro
 		return exitFatal, err
 	}
 	defer releaseTmp()
+	a.red.keepPaths(tmpDir)
 
 	inputPath := f.input
 	if f.input == "-" {

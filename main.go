@@ -17,7 +17,6 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
-	"strings"
 	"syscall"
 
 	"cardbatch/cardnum"
@@ -51,8 +50,8 @@ type app struct {
 	// panicHook, when set (tests only), is called once the input has been
 	// checked: it proves that a panic's text is redacted.
 	panicHook func()
-	// token is the API token once loaded, so that a panic report can scrub it.
-	token string
+	// red masks what is printed; it learns the token and the user's paths.
+	red redactor
 }
 
 func main() {
@@ -113,8 +112,8 @@ $ACEDATA_TOKEN or --token-file FILE, never from a flag value.
 }
 
 // newLogger returns the stderr logger in the chosen format.
-func newLogger(w io.Writer, format string) (*slog.Logger, error) {
-	opts := &slog.HandlerOptions{Level: slog.LevelInfo, ReplaceAttr: redactAttr}
+func newLogger(w io.Writer, format string, replace func([]string, slog.Attr) slog.Attr) (*slog.Logger, error) {
+	opts := &slog.HandlerOptions{Level: slog.LevelInfo, ReplaceAttr: replace}
 	switch format {
 	case "", "text":
 		return slog.New(slog.NewTextHandler(w, opts)), nil
@@ -124,31 +123,8 @@ func newLogger(w io.Writer, format string) (*slog.Logger, error) {
 	return nil, fmt.Errorf("--log-format must be text or json, not %q", format)
 }
 
-// redactAttr is the logger's last line of defence: every string attribute
-// and error is made safe to print (card numbers in any spelling masked,
-// control characters escaped).
-func redactAttr(_ []string, a slog.Attr) slog.Attr {
-	switch a.Value.Kind() {
-	case slog.KindString:
-		if s := a.Value.String(); cardnum.SafeText(s) != s {
-			return slog.String(a.Key, cardnum.SafeText(s))
-		}
-	case slog.KindAny:
-		if err, ok := a.Value.Any().(error); ok {
-			return slog.String(a.Key, cardnum.SafeText(err.Error()))
-		}
-	}
-	return a
-}
-
-// scrub makes text of unknown origin safe to show: cards masked, the token
-// replaced.
-func (a *app) scrub(s string) string {
-	if len(a.token) >= 8 { // a shorter "token" (only ever a test's) would mangle words
-		s = strings.ReplaceAll(s, a.token, "[token]")
-	}
-	return redact(s)
-}
+// scrub makes text of unknown origin safe to show (see redactor).
+func (a *app) scrub(s string) string { return a.red.text(s) }
 
 // redact masks every card-like number in s, in any spelling.
 func redact(s string) string { return cardnum.Scrub(s) }

@@ -95,10 +95,10 @@ func (r *runner) execute(ctx context.Context, src Source, sink Sink, p *preparer
 	c := newCollector(r.rec, sink, prior, r.stats)
 	g.Go(guard("read", func() error { return r.read(rctx, src, rows) }))
 	g.Go(guard("prepare", func() error { return p.run(gctx, rows, ordered, jobs, stopRead) }))
-	var pool sync.WaitGroup
+	// Calls in flight finish even when a stage fails (they are recorded, not
+	// left in doubt); only ctx, a hard stop, ends them.
 	for i := range r.cfg.Concurrency {
-		pool.Add(1)
-		g.Go(guard("call", func() error { defer pool.Done(); return r.work(gctx, i, jobs) }))
+		g.Go(guard("call", func() error { return r.work(ctx, i, jobs) }))
 	}
 	g.Go(guard("collect", func() error { return c.run(gctx, ordered) }))
 	if extra != nil {
