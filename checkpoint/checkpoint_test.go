@@ -403,32 +403,6 @@ func TestKeyFile(t *testing.T) {
 	}
 }
 
-func TestNoCardNumberStored(t *testing.T) {
-	s, path := openTemp(t)
-	ctx := context.Background()
-	startRun(t, s)
-	n, _, _ := s.BeginAttempt(ctx, 4)
-	w, _ := s.NewWriter(ctx, n)
-	h := cardkey.NewHasher([]byte("0123456789abcdef0123"))
-	cards := []string{"6222020200112233445", "6228480402564890018", "4147202001234563"}
-	for i, c := range cards {
-		w.Record(RowRecord{Idx: i, CardHMAC: h.Sum(c), State: OK, Result: "0"}, &CallRecord{Billing: billing.Charged, Result: "0", HTTPStatus: 200})
-	}
-	w.Close()
-	s.Close()
-	for _, suffix := range []string{"", "-wal", "-shm"} {
-		b, err := os.ReadFile(path + suffix)
-		if err != nil {
-			continue
-		}
-		for _, c := range cards {
-			if bytes.Contains(b, []byte(c)) {
-				t.Fatalf("card found in %s", path+suffix)
-			}
-		}
-	}
-}
-
 func TestBitset(t *testing.T) {
 	var b Bitset
 	for _, i := range []int{0, 63, 64, 1000} {
