@@ -42,11 +42,11 @@ clean:
 
 # The side-by-side benchmark of issue 6: builds cardbatch and the hand-written
 # client, runs every scenario BENCH_RUNS times, prints one Markdown table and
-# writes it to bench/results/latest.md. BENCH_FLAGS=-quick is a smoke run;
+# writes it to tools/bench/results/latest.md. BENCH_FLAGS=-quick is a smoke run;
 # BENCH_FLAGS="-only a,b" runs some scenarios only. Python aiohttp and GNU
 # parallel + curl are measured when installed (apt-get install python3-aiohttp parallel curl).
 BENCH_RUNS  ?= 3
 BENCH_FLAGS ?=
 bench: build
-	$(GO) build -o bin/handclient ./bench/handclient
-	$(GO) run ./bench/cmd/benchtable -runs $(BENCH_RUNS) $(BENCH_FLAGS)
+	$(GO) build -o bin/handclient ./tools/bench/handclient
+	$(GO) run ./tools/bench/cmd/benchtable -runs $(BENCH_RUNS) $(BENCH_FLAGS)
