@@ -80,6 +80,8 @@ STATIC_LD     := $(RELEASE_LD) -linkmode external -extldflags '-static'
 RELEASES      := $(DIST)/cardbatch-linux-amd64 $(DIST)/cardbatch-linux-arm64 $(DIST)/cardbatch-windows-amd64.exe
 
 release: $(RELEASES)
+	@for f in $(filter %-linux-amd64 %-linux-arm64,$(RELEASES)); do \
+	  file $$f | grep -q 'statically linked' || { echo "release: $$f is not statically linked" >&2; exit 1; }; done
 	cd $(DIST) && sha256sum $(notdir $(RELEASES)) > SHA256SUMS
 	@cat $(DIST)/SHA256SUMS
 

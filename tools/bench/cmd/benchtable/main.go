@@ -199,7 +199,8 @@ func main() {
 	report := b.report(time.Since(start))
 	fmt.Print(report)
 	if *out != "" {
-		if err := os.MkdirAll(filepath.Dir(*out), 0o755); err == nil {
+		err := os.MkdirAll(filepath.Dir(*out), 0o755)
+		if err == nil {
 			err = os.WriteFile(*out, []byte(report), 0o644)
 		}
 		if err != nil {
@@ -609,7 +610,7 @@ func copyFile(from, to string) error {
 func buildLauncher(work string) (string, error) {
 	goBin, err := exec.LookPath("go")
 	if err != nil {
-		goBin = filepath.Join(runtime.GOROOT(), "bin", "go")
+		return "", fmt.Errorf("build the launcher: %w (put the go command on PATH)", err)
 	}
 	out := filepath.Join(work, "launch")
 	cmd := exec.Command(goBin, "build", "-o", out, "./tools/bench/cmd/launch")
