@@ -60,8 +60,12 @@ lint:
 # The product (not the Linux-only benchmark rig in tools/) must build for
 # Windows and macOS: go vet type-checks it for each, without cgo (go-sqlite3
 # then compiles its stub; its C is checked by make release's cross builds).
+# It also refuses, in the product's non-test code, `unsafe` and reads of
+# /proc (which macOS and Windows lack): neither is caught by type-checking.
 PRODUCT_PKGS = $(shell $(GO) list ./... | grep -v '^cardbatch/tools/')
 portable:
+	@! grep -rn --include='*.go' --exclude='*_test.go' --exclude-dir=tools --exclude-dir=.git \
+	    -e '"unsafe"' -e '"/proc' . || { echo "portable: the lines above are not portable (no unsafe, no /proc)" >&2; exit 1; }
 	GOOS=windows GOARCH=amd64 CGO_ENABLED=0 $(GO) vet $(PRODUCT_PKGS)
 	GOOS=darwin  GOARCH=arm64 CGO_ENABLED=0 $(GO) vet $(PRODUCT_PKGS)
 	GOOS=darwin  GOARCH=amd64 CGO_ENABLED=0 $(GO) vet $(PRODUCT_PKGS)
