@@ -2,7 +2,7 @@
 # Baseline of `make bench`: GNU parallel + curl, one curl process per card,
 # the shell one-liner a user writes. Answers go to OUTPUT as "card<TAB>json".
 #
-#   ACEDATA_TOKEN=... sh bench/parallel_curl.sh INPUT.csv OUTPUT ENDPOINT JOBS COLUMN
+#   ACEDATA_TOKEN=... sh tools/bench/parallel_curl.sh INPUT.csv OUTPUT ENDPOINT JOBS COLUMN
 #
 # INPUT.csv has a header row and no quoted commas; COLUMN is the card
 # column's 1-based index. GNU parallel and curl come from Debian:

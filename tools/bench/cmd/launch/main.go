@@ -1,5 +1,5 @@
 // Command launch runs one command and reports what it cost, for `make
-// bench` (bench/cmd/benchtable builds and uses it):
+// bench` (tools/bench/cmd/benchtable builds and uses it):
 //
 //	launch RESULT.json ARGV...
 //

@@ -12,9 +12,9 @@
 // Run it from the module root after `make build` and building the hand
 // client to bin/handclient (the Makefile's bench target does both):
 //
-//	go run ./bench/cmd/benchtable -runs 3            # the full table
-//	go run ./bench/cmd/benchtable -quick             # small sizes, one run
-//	go run ./bench/cmd/benchtable -only a,b          # some scenarios only
+//	go run ./tools/bench/cmd/benchtable -runs 3            # the full table
+//	go run ./tools/bench/cmd/benchtable -quick             # small sizes, one run
+//	go run ./tools/bench/cmd/benchtable -only a,b          # some scenarios only
 //
 // Scenarios: a (unlimited rate, no latency, 20,000 cards, all tools),
 // b (--rate 200 against 100 ms latency), c (--rate 200 against a simulator
@@ -78,8 +78,8 @@ type bench struct {
 	only     map[string]bool
 	bin      string // bin/cardbatch
 	hand     string // bin/handclient
-	pyClt    string // bench/aiohttp_client.py
-	parSh    string // bench/parallel_curl.sh
+	pyClt    string // tools/bench/aiohttp_client.py
+	parSh    string // tools/bench/parallel_curl.sh
 	python   string // interpreter with aiohttp, "" when none
 	pyVer    string
 	parVer   string // "" when GNU parallel or curl is missing
@@ -90,7 +90,7 @@ type bench struct {
 	cmds     []string // the commands measured, for the report
 	verbose  bool
 	load0    string // /proc/loadavg at the start
-	launcher string // bench/cmd/launch, built into the temporary folder
+	launcher string // tools/bench/cmd/launch, built into the temporary folder
 	// floorKiB is the largest peak RSS of a launcher: no tool's peak RSS
 	// is measured below it.
 	floorKiB int64
@@ -120,7 +120,7 @@ func main() {
 	runs := flag.Int("runs", 3, "repetitions of each scenario (medians are reported)")
 	quick := flag.Bool("quick", false, "small sizes for a smoke run (and -runs 1 unless -runs is given)")
 	only := flag.String("only", "", "comma-separated scenarios to run: a,b,c,d,e (default: all)")
-	out := flag.String("out", "bench/results/latest.md", "also write the report to `FILE` (\"\" = stdout only)")
+	out := flag.String("out", "tools/bench/results/latest.md", "also write the report to `FILE` (\"\" = stdout only)")
 	bin := flag.String("bin", "bin/cardbatch", "the cardbatch binary")
 	hand := flag.String("handclient", "bin/handclient", "the hand-written Go client binary")
 	keep := flag.Bool("keep", false, "keep the temporary folder (inputs, outputs, stderr of every run)")
@@ -128,7 +128,7 @@ func main() {
 	flag.Parse()
 
 	b := &bench{runs: *runs, sz: fullSizes, bin: *bin, hand: *hand, res: results{}, verbose: *verbose,
-		pyClt: "bench/aiohttp_client.py", parSh: "bench/parallel_curl.sh"}
+		pyClt: "tools/bench/aiohttp_client.py", parSh: "tools/bench/parallel_curl.sh"}
 	if *quick {
 		b.sz = quickSizes
 		runsSet := false
@@ -151,7 +151,7 @@ func main() {
 	}
 	for _, p := range []*string{&b.bin, &b.hand, &b.pyClt, &b.parSh} {
 		if _, err := os.Stat(*p); err != nil {
-			fatalf("%v (run from the module root, after `make build` and `go build -o bin/handclient ./bench/handclient`; `make bench` does both)", err)
+			fatalf("%v (run from the module root, after `make build` and `go build -o bin/handclient ./tools/bench/handclient`; `make bench` does both)", err)
 		}
 		abs, err := filepath.Abs(*p) // the tools run in their own folders
 		if err != nil {
@@ -199,7 +199,8 @@ func main() {
 	report := b.report(time.Since(start))
 	fmt.Print(report)
 	if *out != "" {
-		if err := os.MkdirAll(filepath.Dir(*out), 0o755); err == nil {
+		err := os.MkdirAll(filepath.Dir(*out), 0o755)
+		if err == nil {
 			err = os.WriteFile(*out, []byte(report), 0o644)
 		}
 		if err != nil {
@@ -268,8 +269,8 @@ func (b *bench) scenarioA(cards []string) error {
 	b.cmds = append(b.cmds,
 		"a: cardbatch run --input cards.csv --output out.csv --column card_no --endpoint http://127.0.0.1:PORT --rate 0 --concurrency 64 --no-progress",
 		"a: bin/handclient --input cards.csv --output out.csv --column card_no --endpoint http://127.0.0.1:PORT --workers 64",
-		"a: "+b.pythonName()+" bench/aiohttp_client.py --input cards.csv --output out.csv --column card_no --endpoint http://127.0.0.1:PORT --workers 64",
-		"a: sh bench/parallel_curl.sh cards.csv out.txt http://127.0.0.1:PORT 64 3   (GNU parallel -j64 + curl)",
+		"a: "+b.pythonName()+" tools/bench/aiohttp_client.py --input cards.csv --output out.csv --column card_no --endpoint http://127.0.0.1:PORT --workers 64",
+		"a: sh tools/bench/parallel_curl.sh cards.csv out.txt http://127.0.0.1:PORT 64 3   (GNU parallel -j64 + curl)",
 		"a: simulator: cardbatch simulate --addr 127.0.0.1:PORT --seed 1   (a fresh one per tool and repetition)")
 	for rep := 1; rep <= b.runs; rep++ {
 		cps := map[string]float64{}
@@ -582,7 +583,7 @@ func fromState(ps *os.ProcessState, wall time.Duration) measure {
 	return m
 }
 
-// launchResult is what bench/cmd/launch writes (its Result).
+// launchResult is what tools/bench/cmd/launch writes (its Result).
 type launchResult struct {
 	WallNS      int64  `json:"wall_ns"`
 	UserNS      int64  `json:"user_ns"`
@@ -602,20 +603,20 @@ func copyFile(from, to string) error {
 	return os.WriteFile(to, bs, 0o755)
 }
 
-// buildLauncher builds bench/cmd/launch into the temporary folder. Every
+// buildLauncher builds tools/bench/cmd/launch into the temporary folder. Every
 // tool runs through it: on Linux a child's ru_maxrss is at least the peak
 // RSS of the process that spawned it, and this program holds a million
 // card numbers; the small launcher's ~2 MB are the floor of the measure.
 func buildLauncher(work string) (string, error) {
 	goBin, err := exec.LookPath("go")
 	if err != nil {
-		goBin = filepath.Join(runtime.GOROOT(), "bin", "go")
+		return "", fmt.Errorf("build the launcher: %w (put the go command on PATH)", err)
 	}
 	out := filepath.Join(work, "launch")
-	cmd := exec.Command(goBin, "build", "-o", out, "./bench/cmd/launch")
+	cmd := exec.Command(goBin, "build", "-o", out, "./tools/bench/cmd/launch")
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 	if err := cmd.Run(); err != nil {
-		return "", fmt.Errorf("build the launcher (go build ./bench/cmd/launch): %w", err)
+		return "", fmt.Errorf("build the launcher (go build ./tools/bench/cmd/launch): %w", err)
 	}
 	return out, nil
 }
@@ -975,7 +976,7 @@ func (b *bench) report(elapsed time.Duration) string {
 
 	p("## `make bench` — cardbatch side by side (issue 6)\n\n")
 	p("- date: %s; took %s\n", time.Now().Format("2006-01-02 15:04 MST"), elapsed.Round(time.Second))
-	p("- command: `go run ./bench/cmd/benchtable %s` (what `make bench` runs, after building bin/cardbatch and bin/handclient)\n", strings.Join(os.Args[1:], " "))
+	p("- command: `go run ./tools/bench/cmd/benchtable %s` (what `make bench` runs, after building bin/cardbatch and bin/handclient)\n", strings.Join(os.Args[1:], " "))
 	p("- machine: %d cores (nproc), %s, %s, %s/%s\n", runtime.NumCPU(), cpuModel(), memTotal(), runtime.GOOS, runtime.GOARCH)
 	p("- go: %s; cardbatch: %s\n", runtime.Version(), b.version())
 	py := "not installed (apt-get install python3-aiohttp)"
@@ -997,7 +998,7 @@ func (b *bench) report(elapsed time.Duration) string {
 	}
 	p("- every figure is the median of %d run(s); ratios are computed run by run, then the median taken; "+
 		"each tool and each simulator is its own process (CPU = user+sys from wait4, peak RSS = ru_maxrss); "+
-		"peak RSS is measured through a small launcher process (bench/cmd/launch), whose own %.1f MB are its floor; "+
+		"peak RSS is measured through a small launcher process (tools/bench/cmd/launch), whose own %.1f MB are its floor; "+
 		"every tool keeps 64 calls in flight; cardbatch runs with its defaults otherwise "+
 		"(its answer cache on, in a fresh XDG_CACHE_HOME per run, so nothing is answered from an earlier run); MB = 10^6 bytes\n\n", b.runs, float64(b.floorKiB)*1024/1e6)
 
