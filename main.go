@@ -85,7 +85,7 @@ func (a *app) main(ctx context.Context, args []string) (code int) {
 	case "simulate":
 		return a.cmdSimulate(ctx, args[1:])
 	case "version", "--version", "-version":
-		fmt.Fprintf(a.stdout, "cardbatch %s\n", version)
+		fmt.Fprint(a.stdout, versionInfo(version))
 		return exitOK
 	case "help", "-h", "--help", "-help":
 		a.usage()

@@ -16,6 +16,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"syscall"
 	"time"
@@ -331,6 +332,9 @@ func discardTemp(f *os.File) error {
 // syncDir fsyncs a directory. File systems that cannot sync a directory
 // (EINVAL, ENOTSUP) are not an error: there is nothing more to do on them.
 func syncDir(dir string) error {
+	if runtime.GOOS == "windows" {
+		return nil // Windows cannot flush a folder; its renames are durable with the file's own flush
+	}
 	d, err := os.Open(dir)
 	if err != nil {
 		return err
