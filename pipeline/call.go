@@ -7,6 +7,7 @@ import (
 	"cardbatch/billing"
 	"cardbatch/cache"
 	"cardbatch/cardapi"
+	"cardbatch/cardnum"
 	"cardbatch/checkpoint"
 )
 
@@ -90,7 +91,7 @@ func (c *rowCall) attempt(last bool) Verdict {
 		return Verdict{}
 	}
 	c.marked = true
-	out := r.cfg.Caller.Check(c.ctx, c.it.card)
+	out := scrubOutcome(r.cfg.Caller.Check(c.ctx, c.it.card))
 	if c.ctx.Err() != nil {
 		r.budget.release(true) // in doubt: the next run counts it
 		return Verdict{}
@@ -183,8 +184,22 @@ func (r *runner) cacheAnswer(ctx context.Context, it *item, a cardapi.Answer) {
 	}
 }
 
-// describe says why a call did not give a final answer, without the card.
-func describe(o cardapi.Outcome) string {
+// scrubOutcome masks every card-like number in the texts of a server's
+// answer (in any spelling: spaced, dotted, full-width...) before they are
+// stored, counted or written: an API that echoes the card never gets it
+// into the checkpoint, the cache, the summary or the output.
+func scrubOutcome(o cardapi.Outcome) cardapi.Outcome {
+	a := &o.Answer
+	a.Result, a.Description, a.AccountBank = cardnum.Scrub(a.Result), cardnum.Scrub(a.Description), cardnum.Scrub(a.AccountBank)
+	o.Code, o.Message, o.TraceID, o.Excerpt = cardnum.Scrub(o.Code), cardnum.Scrub(o.Message), cardnum.Scrub(o.TraceID), cardnum.Scrub(o.Excerpt)
+	return o
+}
+
+// describe says why a call did not give a final answer, without the card
+// (server texts and transport errors are scrubbed).
+func describe(o cardapi.Outcome) string { return cardnum.Scrub(describeRaw(o)) }
+
+func describeRaw(o cardapi.Outcome) string {
 	switch {
 	case o.Kind == cardapi.KindRetryable && o.Answer.Result == billing.ResultBusy:
 		return "verification center busy (result -2)"

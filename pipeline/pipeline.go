@@ -99,6 +99,15 @@ type Config struct {
 	// from the provider's) inside one cache: it is part of every cache key.
 	CacheNamespace string
 
+	// CheckRow, when set, says whether a row can be written to the output
+	// (sinks.Options.FitsRow); a row it refuses stops the run with a
+	// UsageError before that row's call is made. May be nil.
+	CheckRow func(sources.Row) error
+	// MaxWait is how long the API may give nothing but 429s, 5xx answers or
+	// no connection before the run gives up (a FatalError with Outage set;
+	// resumable); 0 = 15 minutes, < 0 = never.
+	MaxWait time.Duration
+
 	Stop     <-chan struct{} // closed to stop gracefully (first SIGINT); ctx ends a run at once
 	Logger   *slog.Logger
 	Progress Reporter // may be nil
