@@ -20,11 +20,11 @@ func TestOpenRefusesALostOrForeignKey(t *testing.T) {
 	const otherKey = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff\n"
 	tests := []struct {
 		name    string
-		answers bool                                // the cache holds an answer before the key is touched
+		answers bool                               // the cache holds an answer before the key is touched
 		change  func(t *testing.T, keyPath string) // what happens to the key
-		env     string                              // $CARDBATCH_HMAC_KEY at the second Open
-		lost    bool                                // want a *KeyError with Lost
-		foreign bool                                // want a *KeyError without Lost
+		env     string                             // $CARDBATCH_HMAC_KEY at the second Open
+		lost    bool                               // want a *KeyError with Lost
+		foreign bool                               // want a *KeyError without Lost
 	}{
 		{name: "key file deleted", answers: true, change: remove, lost: true},
 		{name: "key file replaced by another key", answers: true, change: replaceWith(otherKey), foreign: true},

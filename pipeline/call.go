@@ -100,6 +100,7 @@ func (c *rowCall) attempt(last bool) Verdict {
 	r.budget.release(out.Billing.CountsAsCharged())
 	r.stats.countCall(out)
 	v := c.settle(out, last)
+	v.Answered, v.NoAnswer, v.What = heardFrom(out)
 	if err := c.record(out, v.Retry); err != nil {
 		c.err = err
 		return Verdict{}
@@ -182,6 +183,19 @@ func (r *runner) cacheAnswer(ctx context.Context, it *item, a cardapi.Answer) {
 	if err := r.cfg.Cache.Put(ctx, e); err != nil {
 		r.cfg.Logger.Warn("could not save an answer to the cache", "error", err)
 	}
+}
+
+// heardFrom says whether a call got an answer of any kind; when it did not
+// (HTTP 429, a 5xx, no connection or a timeout), how, in short and in full.
+// A busy answer ("-2") is an answer: the API is there.
+func heardFrom(out cardapi.Outcome) (answered bool, noAnswer, what string) {
+	if out.Kind != cardapi.KindRetryable || out.Answer.Result == billing.ResultBusy {
+		return true, "", ""
+	}
+	if out.HTTPStatus == 0 {
+		return false, "no connection or no answer in time", describe(out)
+	}
+	return false, fmt.Sprintf("HTTP %d", out.HTTPStatus), describe(out)
 }
 
 // scrubOutcome masks every card-like number in the texts of a server's

@@ -143,9 +143,15 @@ type FatalError struct {
 	HTTPStatus int
 	Code       string
 	Message    string
+	// Outage, when set, is why the run gave up: the API gave no answer
+	// for --max-wait. It is the whole message.
+	Outage string
 }
 
 func (e *FatalError) Error() string {
+	if e.Outage != "" {
+		return e.Outage
+	}
 	msg := fmt.Sprintf("the API refused the run: HTTP %d", e.HTTPStatus)
 	if e.Code != "" {
 		msg += " " + e.Code
@@ -206,6 +212,9 @@ func (c *Config) defaults() {
 	}
 	if c.Burst <= 0 {
 		c.Burst = 1
+	}
+	if c.MaxWait == 0 {
+		c.MaxWait = 15 * time.Minute
 	}
 }
 
