@@ -39,20 +39,39 @@ const metaKeyCheck = "key_check"
 // loadKey returns the cache's key and records its check in the cache. A
 // key file is created only when the cache holds no answer: a cache with
 // answers whose key file is missing, or whose key does not match the check
-// it recorded, is a *KeyError.
+// it recorded, is a *KeyError. It runs in one write transaction, so that
+// runs opening the cache at once agree on one key.
 func (c *Cache) loadKey(ctx context.Context) ([]byte, error) {
-	if _, err := c.db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)`); err != nil {
+	tx, err := c.db.BeginTx(ctx, nil) // immediate: see sqlitedb.Open
+	if err != nil {
+		return nil, fmt.Errorf("answer cache %s: %w", c.path, err)
+	}
+	defer tx.Rollback()
+	key, err := c.keyIn(ctx, tx)
+	if err != nil {
+		return nil, err
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, fmt.Errorf("answer cache %s: %w", c.path, err)
+	}
+	return key, nil
+}
+
+func (c *Cache) keyIn(ctx context.Context, tx *sql.Tx) ([]byte, error) {
+	if _, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)`); err != nil {
 		return nil, fmt.Errorf("answer cache %s: %w", c.path, err)
 	}
 	keyPath := c.path + ".key"
-	recorded, err := c.meta(ctx, metaKeyCheck)
+	recorded, err := metaValue(ctx, tx, metaKeyCheck)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("answer cache %s: %w", c.path, err)
 	}
-	empty, err := c.holdsNothing(ctx)
+	var n int
+	err = tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM answers) OR EXISTS (SELECT 1 FROM log)`).Scan(&n)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("answer cache %s: %w", c.path, err)
 	}
+	empty := n == 0
 	key, err := cardkey.LoadKey(keyPath, empty)
 	if errors.Is(err, fs.ErrNotExist) && !empty && os.Getenv(cardkey.KeyEnv) == "" {
 		return nil, &KeyError{Path: c.path, KeyPath: keyPath, Lost: true}
@@ -69,31 +88,18 @@ func (c *Cache) loadKey(ctx context.Context) ([]byte, error) {
 	}
 	// A new cache, an empty one, or one made before key checks were kept:
 	// its answers (if any) are taken to be under this key.
-	if _, err := c.db.ExecContext(ctx, `INSERT INTO meta (key, value) VALUES (?, ?)
+	if _, err := tx.ExecContext(ctx, `INSERT INTO meta (key, value) VALUES (?, ?)
 		ON CONFLICT(key) DO UPDATE SET value = excluded.value`, metaKeyCheck, check); err != nil {
 		return nil, fmt.Errorf("answer cache %s: %w", c.path, err)
 	}
 	return key, nil
 }
 
-// holdsNothing reports whether the cache holds no answer, merged or not.
-func (c *Cache) holdsNothing(ctx context.Context) (bool, error) {
-	var n int
-	err := c.db.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM answers) OR EXISTS (SELECT 1 FROM log)`).Scan(&n)
-	if err != nil {
-		return false, fmt.Errorf("answer cache %s: %w", c.path, err)
-	}
-	return n == 0, nil
-}
-
-func (c *Cache) meta(ctx context.Context, key string) (string, error) {
+func metaValue(ctx context.Context, tx *sql.Tx, key string) (string, error) {
 	var v string
-	err := c.db.QueryRowContext(ctx, `SELECT value FROM meta WHERE key = ?`, key).Scan(&v)
+	err := tx.QueryRowContext(ctx, `SELECT value FROM meta WHERE key = ?`, key).Scan(&v)
 	if errors.Is(err, sql.ErrNoRows) {
 		return "", nil
 	}
-	if err != nil {
-		return "", fmt.Errorf("answer cache %s: %w", c.path, err)
-	}
-	return v, nil
+	return v, err
 }

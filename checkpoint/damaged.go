@@ -6,9 +6,8 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"strings"
 	"time"
-
-	"github.com/mattn/go-sqlite3"
 )
 
 // DamagedError is a checkpoint that SQLite cannot read: not a database at
@@ -19,7 +18,7 @@ type DamagedError struct {
 }
 
 func (e *DamagedError) Error() string {
-	return fmt.Sprintf("the checkpoint %s is damaged (%v): run the same command with --restart to move it aside "+
+	return fmt.Sprintf("the checkpoint %s is damaged (%v): run the same cardbatch run command with --restart to move it aside "+
 		"(as %s.corrupt-TIME) and start over (rows already paid for are sent again unless the answer cache has them), "+
 		"or restore the file from a backup", e.Path, e.Err, e.Path)
 }
@@ -27,13 +26,15 @@ func (e *DamagedError) Error() string {
 func (e *DamagedError) Unwrap() error { return e.Err }
 
 // IsDamaged reports whether err says a SQLite file is not a database or is
-// damaged (SQLITE_NOTADB, SQLITE_CORRUPT), wherever it was wrapped.
+// damaged (SQLITE_NOTADB, SQLITE_CORRUPT), wherever it was wrapped. It goes
+// by SQLite's fixed texts for those codes (sqlite3_errstr), which the
+// driver puts in its errors, so that it builds without cgo too.
 func IsDamaged(err error) bool {
-	var se sqlite3.Error
-	if errors.As(err, &se) {
-		return se.Code == sqlite3.ErrNotADB || se.Code == sqlite3.ErrCorrupt
+	if err == nil {
+		return false
 	}
-	return false
+	msg := err.Error()
+	return strings.Contains(msg, "file is not a database") || strings.Contains(msg, "database disk image is malformed")
 }
 
 // damaged wraps err in a *DamagedError when it says the file is damaged.
