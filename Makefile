@@ -124,3 +124,10 @@ BENCH_FLAGS ?=
 bench: build
 	$(GO) build -o bin/handclient ./tools/bench/handclient
 	$(GO) run ./tools/bench/cmd/benchtable -runs $(BENCH_RUNS) $(BENCH_FLAGS)
+
+# 100 random SIGKILLs over a run against the simulator with faults (busy,
+# 429, 500, drops, charged drops), each resumed; checks the output against
+# an uninterrupted run's and the ledger against the summary (extra charges
+# <= in_doubt). Takes a few minutes; not part of `make test`.
+soak:
+	$(GO) run ./tools/soak

@@ -51,6 +51,7 @@ type runFlags struct {
 	burst, concurrency, retries                       int
 	timeout, retryBase                                time.Duration
 	maxCharged                                        int64
+	maxWait                                           time.Duration
 }
 
 func (a *app) runFlagSet(f *runFlags) *flag.FlagSet {
@@ -73,6 +74,7 @@ func (a *app) runFlagSet(f *runFlags) *flag.FlagSet {
 	fs.DurationVar(&f.timeout, "timeout", 30*time.Second, "per request")
 	fs.DurationVar(&f.retryBase, "retry-base", time.Second, "first retry delay (then doubled, capped at 16×, plus jitter)")
 	fs.BoolVar(&f.dryRun, "dry-run", false, "read, validate and count; send nothing; print what the run would cost")
+	fs.DurationVar(&f.maxWait, "max-wait", 15*time.Minute, "give up (exit 1, resumable) after `D` of nothing but 429s, 5xx or no connection (0 = never)")
 	fs.Int64Var(&f.maxCharged, "max-charged", -1, "stop before the run's charged calls exceed `N` (default unlimited)")
 	fs.BoolVar(&f.noProgress, "no-progress", false, "no progress bar (also off when stderr is not a terminal)")
 	fs.StringVar(&f.logFormat, "log-format", "text", "log lines on stderr: text or json")
@@ -220,9 +222,13 @@ func (a *app) run(ctx context.Context, f *runFlags, log *slog.Logger) (int, erro
 		a.red.token = t
 	}
 
-	outDir := filepath.Dir(f.output)
-	if st, err := os.Stat(outDir); err != nil || !st.IsDir() {
-		return exitUsage, usageErr("the output folder %s does not exist: create it first", outDir)
+	for _, p := range [][2]string{{"--output", f.output}, {"--checkpoint", f.checkpoint}} {
+		if err := checkFolder(p[0], p[1]); err != nil && !(f.dryRun && p[0] == "--checkpoint") {
+			return exitUsage, err
+		}
+	}
+	if f.maxWait < 0 {
+		return exitUsage, usageErr("--max-wait must not be negative (0 = never give up)")
 	}
 	// A run-owned temporary folder (excelize spills large sheets there; stdin
 	// is spooled there). Leftovers of a killed run are cleared next time.
@@ -294,8 +300,8 @@ func (a *app) run(ctx context.Context, f *runFlags, log *slog.Logger) (int, erro
 				return exitUsage, err
 			}
 		}
-		if answers, err = cache.Open(ctx, path); err != nil {
-			return exitFatal, err
+		if answers, err = openAnswerCache(ctx, path); err != nil {
+			return exitCodeOf(err), err
 		}
 		defer answers.Close()
 	}
@@ -353,9 +359,9 @@ func (a *app) run(ctx context.Context, f *runFlags, log *slog.Logger) (int, erro
 		return exitCodeOf(err), err
 	}
 	defer lock.Close()
-	store, err := checkpoint.Open(ctx, f.checkpoint)
+	store, err := a.openCheckpoint(ctx, f, log)
 	if err != nil {
-		return exitFatal, err
+		return exitCodeOf(err), err
 	}
 	defer store.Close()
 	key, err := cardkey.LoadKey(checkpoint.KeyPath(f.checkpoint), true)
@@ -414,12 +420,15 @@ func (a *app) run(ctx context.Context, f *runFlags, log *slog.Logger) (int, erro
 		RetryBase: f.retryBase, RetryMax: 16 * f.retryBase, NoLuhn: f.noLuhn, MaxCharged: f.maxCharged, MaskOutput: f.maskOutput,
 		Price: f.price, Cache: answerCache, CacheTTL: f.cacheTTL, CacheNamespace: cacheNamespace,
 		Stop: stop, Logger: log, Progress: reporter,
+		CheckRow: sinkOpts.FitsRow, MaxWait: maxWaitOf(f.maxWait),
 	})
 	if err != nil {
 		mx.finish(nil, false, log)
 		var ue *pipeline.UsageError
 		var ie *sources.InputError
 		switch {
+		case exitCodeOf(damagedRun(f.checkpoint, err)) == exitUsage:
+			return exitUsage, damagedRun(f.checkpoint, err)
 		case errors.As(err, &ue) || errors.As(err, &ie):
 			return exitUsage, err
 		case runCtx.Err() != nil:

@@ -25,7 +25,6 @@ import (
 	"time"
 
 	"cardbatch/billing"
-	"cardbatch/internal/cardkey"
 	"cardbatch/internal/sqlitedb"
 )
 
@@ -97,7 +96,9 @@ func DefaultPath() (string, error) {
 
 // Open opens (creating it, 0600, in a 0700 folder if needed) the cache at
 // path with its key (path + ".key", created 0600 when missing; or
-// $CARDBATCH_HMAC_KEY).
+// $CARDBATCH_HMAC_KEY). A cache that holds answers is never given a new
+// key: a missing key file, or a key other than the one its answers were
+// stored with, is a *KeyError (see loadKey).
 func Open(ctx context.Context, path string) (*Cache, error) {
 	dir := filepath.Dir(path)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
@@ -108,18 +109,18 @@ func Open(ctx context.Context, path string) (*Cache, error) {
 		return nil, fmt.Errorf("answer cache: %w (pass --cache FILE or --no-cache)", err)
 	}
 	f.Close()
-	key, err := cardkey.LoadKey(path+".key", true)
-	if err != nil {
-		return nil, fmt.Errorf("answer cache key: %w", err)
-	}
 	db, err := sqlitedb.Open(ctx, path, false)
 	if err != nil {
 		return nil, fmt.Errorf("answer cache %s: %w", path, err)
 	}
-	c := &Cache{db: db, key: key, path: path}
+	c := &Cache{db: db, path: path}
 	if err := c.init(ctx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("answer cache %s: %w", path, err)
+	}
+	if c.key, err = c.loadKey(ctx); err != nil {
+		db.Close()
+		return nil, err
 	}
 	return c, nil
 }

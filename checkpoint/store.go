@@ -210,12 +210,12 @@ func ensureFile(path string) error {
 func open(ctx context.Context, path string, readOnly bool) (*Store, error) {
 	db, err := sqlitedb.Open(ctx, path, readOnly)
 	if err != nil {
-		return nil, fmt.Errorf("open checkpoint %s: %w", path, err)
+		return nil, damaged(path, fmt.Errorf("open checkpoint %s: %w", path, err))
 	}
 	s := &Store{db: db, path: path, readOnly: readOnly}
 	if err := s.init(ctx); err != nil {
 		db.Close()
-		return nil, fmt.Errorf("open checkpoint %s: %w", path, err)
+		return nil, damaged(path, fmt.Errorf("open checkpoint %s: %w", path, err))
 	}
 	return s, nil
 }

@@ -54,13 +54,19 @@ func runAttempt(ctx context.Context, cfg *Config, attempt int, recorded string, 
 func (r *runner) attempt(ctx context.Context, done *checkpoint.Bitset, recorded string) (*attemptOutput, error) {
 	cfg := r.cfg
 	src := cfg.Source
+	// The total, as soon as it is known, for the progress and for status
+	// (recorded in the checkpoint; the end of the input sets it again).
 	r.stats.total.Store(int64(src.TotalHint()))
-	if src.TotalHint() < 0 && cfg.CountRows != nil {
+	if n := src.TotalHint(); n >= 0 {
+		if err := cfg.Store.SetTotalRows(ctx, n); err != nil {
+			return nil, fmt.Errorf("checkpoint: %w", err)
+		}
+	} else if cfg.CountRows != nil {
 		cctx, cancel := context.WithCancel(ctx)
 		defer cancel()
 		go func() {
-			if n, err := cfg.CountRows(cctx); err == nil {
-				r.stats.total.CompareAndSwap(-1, int64(n))
+			if n, err := cfg.CountRows(cctx); err == nil && r.stats.total.CompareAndSwap(-1, int64(n)) {
+				_ = cfg.Store.SetTotalRows(cctx, n) // status shows "unknown" until the end instead
 			}
 		}()
 	}

@@ -7,6 +7,7 @@ import (
 	"cardbatch/billing"
 	"cardbatch/cache"
 	"cardbatch/cardapi"
+	"cardbatch/cardnum"
 	"cardbatch/checkpoint"
 )
 
@@ -90,7 +91,7 @@ func (c *rowCall) attempt(last bool) Verdict {
 		return Verdict{}
 	}
 	c.marked = true
-	out := r.cfg.Caller.Check(c.ctx, c.it.card)
+	out := scrubOutcome(r.cfg.Caller.Check(c.ctx, c.it.card))
 	if c.ctx.Err() != nil {
 		r.budget.release(true) // in doubt: the next run counts it
 		return Verdict{}
@@ -99,6 +100,7 @@ func (c *rowCall) attempt(last bool) Verdict {
 	r.budget.release(out.Billing.CountsAsCharged())
 	r.stats.countCall(out)
 	v := c.settle(out, last)
+	v.Answered, v.NoAnswer, v.What = heardFrom(out)
 	if err := c.record(out, v.Retry); err != nil {
 		c.err = err
 		return Verdict{}
@@ -183,8 +185,35 @@ func (r *runner) cacheAnswer(ctx context.Context, it *item, a cardapi.Answer) {
 	}
 }
 
-// describe says why a call did not give a final answer, without the card.
-func describe(o cardapi.Outcome) string {
+// heardFrom says whether a call got an answer of any kind; when it did not
+// (HTTP 429, a 5xx, no connection or a timeout), how, in short and in full.
+// A busy answer ("-2") is an answer: the API is there.
+func heardFrom(out cardapi.Outcome) (answered bool, noAnswer, what string) {
+	if out.Kind != cardapi.KindRetryable || out.Answer.Result == billing.ResultBusy {
+		return true, "", ""
+	}
+	if out.HTTPStatus == 0 {
+		return false, "no connection or no answer in time", describe(out)
+	}
+	return false, fmt.Sprintf("HTTP %d", out.HTTPStatus), describe(out)
+}
+
+// scrubOutcome masks every card-like number in the texts of a server's
+// answer (in any spelling: spaced, dotted, full-width...) before they are
+// stored, counted or written: an API that echoes the card never gets it
+// into the checkpoint, the cache, the summary or the output.
+func scrubOutcome(o cardapi.Outcome) cardapi.Outcome {
+	a := &o.Answer
+	a.Result, a.Description, a.AccountBank = cardnum.Scrub(a.Result), cardnum.Scrub(a.Description), cardnum.Scrub(a.AccountBank)
+	o.Code, o.Message, o.TraceID, o.Excerpt = cardnum.Scrub(o.Code), cardnum.Scrub(o.Message), cardnum.Scrub(o.TraceID), cardnum.Scrub(o.Excerpt)
+	return o
+}
+
+// describe says why a call did not give a final answer, without the card
+// (server texts and transport errors are scrubbed).
+func describe(o cardapi.Outcome) string { return cardnum.Scrub(describeRaw(o)) }
+
+func describeRaw(o cardapi.Outcome) string {
 	switch {
 	case o.Kind == cardapi.KindRetryable && o.Answer.Result == billing.ResultBusy:
 		return "verification center busy (result -2)"

@@ -2,8 +2,12 @@ package pipeline
 
 import (
 	"context"
+	"fmt"
+	"log/slog"
 	"math"
 	"math/rand/v2"
+	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -46,6 +50,9 @@ type Pacer struct {
 	// saturated, accepted ÷ elapsed is its own limit.
 	streamStart, streamLast time.Time
 	streamOK                int
+
+	out *outage      // nil until WatchOutages
+	log *slog.Logger // for outage lines
 }
 
 // Pacer tuning.
@@ -79,6 +86,13 @@ type Verdict struct {
 	Retry      bool          // the outcome is worth another attempt
 	TooMany    bool          // the API answered 429: pace every caller
 	RetryAfter time.Duration // the server's Retry-After, 0 when none
+	// Answered: the API answered (anything but what NoAnswer covers).
+	// NoAnswer: it did not (a 429, a 5xx, no connection, a timeout); says
+	// how, in short ("HTTP 500"), and What in full. Neither: nothing was
+	// learnt (no call was made).
+	Answered bool
+	NoAnswer string
+	What     string
 }
 
 // Call is the one entry point for pacing and retries: it runs attempt until
@@ -93,6 +107,7 @@ func (p *Pacer) Call(ctx context.Context, retries int, attempt func(last bool) V
 			return err
 		}
 		v := attempt(n > retries)
+		p.heard(v)
 		if !v.Retry || n > retries {
 			if v.TooMany {
 				p.TooMany(v.RetryAfter)
@@ -274,4 +289,144 @@ func (w *window) counts(now time.Time) (ok, limited int) {
 		limited += w.lim[i]
 	}
 	return ok, limited
+}
+
+// outage tracks how long the API has given no answer of any kind (only
+// 429s, 5xx answers, failed connections or timeouts): the one place that
+// decides when to warn and when to give up. Its methods are safe for
+// concurrent use; they take the time so tests can pass their own.
+type outage struct {
+	maxWait   time.Duration // give up after this long; <= 0: never
+	warnAfter time.Duration // the first warning
+	warnEvery time.Duration // the ones after it
+
+	mu     sync.Mutex
+	since  time.Time      // the first unanswered call; zero while the API answers
+	warned time.Time      // the last warning of this outage; zero: none yet
+	counts map[string]int // what the API did during this outage
+	last   string         // the last unanswered call, described
+}
+
+// Outage timing: the first warning comes 30 s into an outage (sooner when
+// --max-wait is shorter than a minute), then one every 5 minutes.
+const (
+	outageWarnAfter = 30 * time.Second
+	outageWarnEvery = 5 * time.Minute
+)
+
+func newOutage(maxWait time.Duration) *outage {
+	o := &outage{maxWait: maxWait, warnAfter: outageWarnAfter, warnEvery: outageWarnEvery, counts: map[string]int{}}
+	if maxWait > 0 && maxWait < 2*outageWarnAfter {
+		o.warnAfter = maxWait / 2
+	}
+	return o
+}
+
+// observe records one call's outcome: answered (any answer, a busy one or
+// an error the run cannot retry included) or not (label says how, what in
+// full). When an answer ends an outage that was warned about, it returns
+// how long the outage lasted (else 0).
+func (o *outage) observe(now time.Time, answered bool, label, what string) time.Duration {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if answered {
+		var lasted time.Duration
+		if !o.since.IsZero() && !o.warned.IsZero() {
+			lasted = now.Sub(o.since)
+		}
+		o.since, o.warned, o.last = time.Time{}, time.Time{}, ""
+		clear(o.counts)
+		return lasted
+	}
+	if o.since.IsZero() {
+		o.since = now
+	}
+	o.counts[label]++
+	o.last = what
+	return 0
+}
+
+// due says what an outage calls for at now: a warning line to log, or the
+// error to give up with (or neither).
+func (o *outage) due(now time.Time) (warn string, giveUp *FatalError) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.since.IsZero() {
+		return "", nil
+	}
+	lasted := now.Sub(o.since)
+	if o.maxWait > 0 && lasted >= o.maxWait {
+		return "", &FatalError{Outage: fmt.Sprintf("no answer from the API for %s (%s; last: %s): giving up after --max-wait %s. "+
+			"The checkpoint is saved: run the same command again to resume once the API answers (finished rows will not be re-sent)",
+			lasted.Round(time.Second), o.tally(), o.last, o.maxWait)}
+	}
+	if lasted < o.warnAfter || (!o.warned.IsZero() && now.Sub(o.warned) < o.warnEvery) {
+		return "", nil
+	}
+	o.warned = now
+	msg := fmt.Sprintf("no answer from the API for %s: %s; last: %s; still retrying", lasted.Round(time.Second), o.tally(), o.last)
+	if o.maxWait > 0 {
+		msg += fmt.Sprintf(" (giving up after --max-wait %s)", o.maxWait)
+	}
+	return msg, nil
+}
+
+// tally lists what the API did during the outage, most frequent first.
+func (o *outage) tally() string {
+	labels := make([]string, 0, len(o.counts))
+	for l := range o.counts {
+		labels = append(labels, l)
+	}
+	sort.Slice(labels, func(i, j int) bool {
+		if o.counts[labels[i]] != o.counts[labels[j]] {
+			return o.counts[labels[i]] > o.counts[labels[j]]
+		}
+		return labels[i] < labels[j]
+	})
+	parts := make([]string, len(labels))
+	for i, l := range labels {
+		parts[i] = fmt.Sprintf("%d× %s", o.counts[l], l)
+	}
+	return strings.Join(parts, ", ")
+}
+
+// WatchOutages makes the pacer track outages (see outage) until ctx ends:
+// it logs a warning 30 s into one, a line when answers come back, and calls
+// giveUp once maxWait has passed with no answer (maxWait <= 0: never).
+// Call it before the first Call.
+func (p *Pacer) WatchOutages(ctx context.Context, maxWait time.Duration, log *slog.Logger, giveUp func(*FatalError)) {
+	p.out, p.log = newOutage(maxWait), log
+	tick := time.Second
+	if p.out.warnAfter < 4*tick {
+		tick = max(p.out.warnAfter/4, 10*time.Millisecond)
+	}
+	go func() {
+		t := time.NewTicker(tick)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+			warn, fatal := p.out.due(p.now())
+			if warn != "" {
+				log.Warn(warn)
+			}
+			if fatal != nil {
+				giveUp(fatal)
+				return
+			}
+		}
+	}()
+}
+
+// heard records what a call's verdict says about the API being there.
+func (p *Pacer) heard(v Verdict) {
+	if p.out == nil || (!v.Answered && v.NoAnswer == "") {
+		return
+	}
+	if lasted := p.out.observe(p.now(), v.Answered, v.NoAnswer, v.What); lasted > 0 {
+		p.log.Info(fmt.Sprintf("the API answers again after %s without an answer", lasted.Round(time.Second)))
+	}
 }

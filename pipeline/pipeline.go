@@ -99,6 +99,15 @@ type Config struct {
 	// from the provider's) inside one cache: it is part of every cache key.
 	CacheNamespace string
 
+	// CheckRow, when set, says whether a row can be written to the output
+	// (sinks.Options.FitsRow); a row it refuses stops the run with a
+	// UsageError before that row's call is made. May be nil.
+	CheckRow func(sources.Row) error
+	// MaxWait is how long the API may give nothing but 429s, 5xx answers or
+	// no connection before the run gives up (a FatalError with Outage set;
+	// resumable); 0 = 15 minutes, < 0 = never.
+	MaxWait time.Duration
+
 	Stop     <-chan struct{} // closed to stop gracefully (first SIGINT); ctx ends a run at once
 	Logger   *slog.Logger
 	Progress Reporter // may be nil
@@ -134,9 +143,15 @@ type FatalError struct {
 	HTTPStatus int
 	Code       string
 	Message    string
+	// Outage, when set, is why the run gave up: the API gave no answer
+	// for --max-wait. It is the whole message.
+	Outage string
 }
 
 func (e *FatalError) Error() string {
+	if e.Outage != "" {
+		return e.Outage
+	}
 	msg := fmt.Sprintf("the API refused the run: HTTP %d", e.HTTPStatus)
 	if e.Code != "" {
 		msg += " " + e.Code
@@ -197,6 +212,9 @@ func (c *Config) defaults() {
 	}
 	if c.Burst <= 0 {
 		c.Burst = 1
+	}
+	if c.MaxWait == 0 {
+		c.MaxWait = 15 * time.Minute
 	}
 }
 

@@ -3,6 +3,7 @@ package pipeline
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"cardbatch/billing"
@@ -68,6 +69,9 @@ func (p *preparer) run(ctx context.Context, in <-chan *item, ordered, jobs chan<
 			stopRead()
 			return nil
 		}
+		if err := p.checkRow(it); err != nil {
+			return err
+		}
 		p.classify(it)
 		if p.batch = append(p.batch, it); len(p.batch) == cacheBatch {
 			if err := p.flush(ctx, ordered, jobs); err != nil {
@@ -75,6 +79,21 @@ func (p *preparer) run(ctx context.Context, in <-chan *item, ordered, jobs chan<
 			}
 		}
 	}
+}
+
+// checkRow refuses a row the output cannot hold, before its call is paid.
+func (p *preparer) checkRow(it *item) error {
+	if p.r.cfg.CheckRow == nil {
+		return nil
+	}
+	if err := p.r.cfg.CheckRow(it.row); err != nil {
+		msg := fmt.Sprintf("the output %s cannot hold the input: %v. The run stopped before this row's call", p.r.cfg.OutputPath, err)
+		if st := p.r.cfg.Store; st != nil {
+			msg += fmt.Sprintf("; to keep the answers already paid for, run again with a .csv --output and --checkpoint %s", st.Path())
+		}
+		return &UsageError{Msg: msg}
+	}
+	return nil
 }
 
 // classify settles the rows that need no call and marks the others.

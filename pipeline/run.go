@@ -78,6 +78,7 @@ func (r *runner) execute(ctx context.Context, src Source, sink Sink, p *preparer
 	g, gctx := errgroup.WithContext(ctx)
 	r.dctx, r.cancelDispatch = context.WithCancel(gctx)
 	defer r.cancelDispatch()
+	r.pacer.WatchOutages(r.dctx, r.cfg.MaxWait, r.cfg.Logger, r.fail)
 	rctx, stopRead := context.WithCancel(gctx)
 	defer stopRead()
 	if r.cfg.Stop != nil {
