@@ -163,7 +163,7 @@ func checkSame(ps []planned) (map[string]string, error) {
 			return nil, &UsageError{Msg: fmt.Sprintf("shard %s (%s) was made with other settings than shard %s (%s): %v, not %v; "+
 				"run every shard with the same settings", p.shard, p.Path, first.shard, first.Path, got, want)}
 		}
-		if p.run.TotalRows != first.run.TotalRows {
+		if p.run.TotalRows >= 0 && first.run.TotalRows >= 0 && p.run.TotalRows != first.run.TotalRows {
 			return nil, fmt.Errorf("shard %s (%s) counts %d rows, shard %s (%s) %d: is a checkpoint damaged?",
 				p.shard, p.Path, p.run.TotalRows, first.shard, first.Path, first.run.TotalRows)
 		}
