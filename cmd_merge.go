@@ -130,7 +130,16 @@ func openShards(ctx context.Context, paths []string) ([]pipeline.MergeShard, fun
 		}
 	}
 	var shards []pipeline.MergeShard
+	seen := map[string]bool{}
 	for _, p := range paths {
+		abs, err := filepath.Abs(p)
+		if err != nil {
+			return nil, release, err
+		}
+		if seen[abs] {
+			return nil, release, usageErr("%s is given twice: give each shard's checkpoint once", p)
+		}
+		seen[abs] = true
 		store, err := checkpoint.OpenReadOnly(ctx, p)
 		if err != nil {
 			return nil, release, usageErr("cannot open the shard checkpoint %s: %v", p, err)

@@ -213,7 +213,7 @@ func TestShardsEqualOneRun(t *testing.T) {
 	if l.ChargedTwice != 0 || l.DistinctCards != int64(len(cards)) {
 		t.Errorf("ledger: %d cards charged twice, %d distinct cards; want 0 and %d", l.ChargedTwice, l.DistinctCards, len(cards))
 	}
-	// Each shard kept to its own token's limit (the simulator answers 429
+	// No shard went past its own token's limit (the simulator answers 429
 	// past it), and every shard used its own token.
 	if l.ByStatus["429"] != 0 || len(l.MaxByToken) != n {
 		t.Errorf("ledger: %d answers 429, tokens seen %v; want none and the %d shard tokens", l.ByStatus["429"], l.MaxByToken, n)
@@ -325,8 +325,128 @@ func killShard(t *testing.T, s *sim, dir, in string, k, n int, rng *rand.Rand, c
 	time.Sleep(time.Duration(rng.Int64N(int64(150 * time.Millisecond))))
 	_ = cmd.Process.Kill()
 	<-done
-	if cmd.ProcessState.ExitCode() != -1 {
-		return false
+	return cmd.ProcessState.ExitCode() == -1 // died by the signal, mid-run
+}
+
+// Guarantee: merge refuses, with exit 2, a message that says what to do
+// and no output, every set of checkpoints that is not every shard of one
+// input exactly once, finished and at rest; and merges again once a
+// refused shard is resumed. A sharded run needs the shared key and keeps
+// its shard across resumes.
+
+func TestMergeRefuses(t *testing.T) {
+	t.Parallel()
+	const n = 4
+	common := []string{"--rate", "0", "--no-cache"}
+	dir := t.TempDir()
+	s := startSim(t, "--seed", "24")
+	in := shardInput(t, dir, makeCards(24, 40))
+	if res, _ := runShards(t, s, dir, in, n, []int{0, 1, 2, 3}, common...); res[0].code+res[1].code+res[2].code+res[3].code != 0 {
+		t.Fatalf("shards: %+v", res)
 	}
-	return true
+	good := filepath.Join(dir, "good.csv")
+	if r := merge(t, dir, good, allCheckpoints(dir, n)...); r.code != 0 {
+		t.Fatalf("merge: exit %d; stderr:\n%s", r.code, r.stderr)
+	}
+	// Odd checkpoints: another input, another key, another split, no split, a copy.
+	odd := func(name string, env []string, input string, args ...string) string {
+		d := filepath.Join(dir, name)
+		if err := os.MkdirAll(d, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		out := filepath.Join(d, "out.csv")
+		cmd := cliEnv(context.Background(), dir, append(shardEnv(1), env...), runArgs(s, input, out, append(args, common...)...)...)
+		if b, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("%s: %v\n%s", name, err, b)
+		}
+		return out + ".checkpoint.db"
+	}
+	otherIn := filepath.Join(dir, "other")
+	if err := os.MkdirAll(otherIn, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	ck := allCheckpoints(dir, n)
+	otherInput := odd("x-input", nil, shardInput(t, otherIn, makeCards(25, 40)), "--shard", "1/4")
+	otherKey := odd("x-key", []string{"CARDBATCH_HMAC_KEY=another-key-0123456789abcdef"}, in, "--shard", "1/4")
+	otherN := odd("x-n", nil, in, "--shard", "1/3")
+	plain := odd("x-plain", nil, in)
+	cp := filepath.Join(dir, "copy.db")
+	if b, err := os.ReadFile(ck[1]); err != nil || os.WriteFile(cp, b, 0o600) != nil {
+		t.Fatal("copy the checkpoint of shard 1", err)
+	}
+	for _, tc := range []struct {
+		name  string
+		ckpts []string
+		want  string
+	}{
+		{"missing", []string{ck[0], ck[1], ck[3]}, "shard 2/4 missing"},
+		{"copy", []string{ck[0], ck[1], ck[2], ck[3], cp}, "are both shard 1/4"},
+		{"twice", []string{ck[0], ck[1], ck[1], ck[2], ck[3]}, "is given twice"},
+		{"other input", []string{ck[0], otherInput, ck[2], ck[3]}, "were made from different inputs"},
+		{"other key", []string{ck[0], otherKey, ck[2], ck[3]}, "were made with different row keys"},
+		{"other split", []string{ck[0], otherN, ck[2], ck[3]}, "is shard 1/3"},
+		{"no split", []string{plain, ck[0], ck[1], ck[2], ck[3]}, "is the checkpoint of a run without --shard"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			out := filepath.Join(dir, "refused-"+strings.ReplaceAll(tc.name, " ", "-")+".csv")
+			r := merge(t, dir, out, tc.ckpts...)
+			if r.code != 2 || !strings.Contains(r.stderr, tc.want) {
+				t.Errorf("exit %d, stderr %q; want exit 2 and %q", r.code, r.stderr, tc.want)
+			}
+			if _, err := os.Stat(out); err == nil {
+				t.Error("a refused merge wrote its output")
+			}
+			t.Logf("%s", r.stderr)
+		})
+	}
+
+	// run: --shard needs the shared key, and a resume keeps its shard.
+	r := run(t, dir, runArgs(s, in, filepath.Join(dir, "nokey.csv"), append([]string{"--shard", "0/4"}, common...)...)...)
+	if r.code != 2 || !strings.Contains(r.stderr, "CARDBATCH_HMAC_KEY") {
+		t.Errorf("--shard without CARDBATCH_HMAC_KEY: exit %d, stderr %q; want 2 naming it", r.code, r.stderr)
+	}
+	cmd := cliEnv(context.Background(), dir, shardEnv(1), runArgs(s, in, shardOut(dir, 1), append([]string{"--shard", "2/4"}, common...)...)...)
+	if b, _ := cmd.CombinedOutput(); cmd.ProcessState.ExitCode() != 2 || !strings.Contains(string(b), "other settings") {
+		t.Errorf("resume with another --shard: exit %d, %s; want 2 and other settings", cmd.ProcessState.ExitCode(), b)
+	}
+	refuseRunningThenResume(t, s, dir, in, good, common)
+}
+
+// refuseRunningThenResume restarts shard 2 against a simulator that never
+// answers in time: merge refuses it while it runs, then (killed) as not
+// finished; resumed, the merge is the first one again.
+func refuseRunningThenResume(t *testing.T, s *sim, dir, in, good string, common []string) {
+	t.Helper()
+	slow := startSim(t, "--seed", "24", "--latency", "60s")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	cmd := cliEnv(ctx, dir, shardEnv(2), runArgs(slow, in, shardOut(dir, 2), append([]string{"--shard", "2/4", "--restart"}, common...)...)...)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	for slow.ledger(t).Calls == 0 { // the simulator counts a call when it arrives
+		time.Sleep(10 * time.Millisecond)
+	}
+	out := filepath.Join(dir, "again.csv")
+	r := merge(t, dir, out, allCheckpoints(dir, 4)...)
+	if r.code != 2 || !strings.Contains(r.stderr, "its shard is still running") || !strings.Contains(r.stderr, fmt.Sprintf("process %d", cmd.Process.Pid)) {
+		t.Errorf("merge while shard 2 runs: exit %d, stderr %q; want 2 naming process %d", r.code, r.stderr, cmd.Process.Pid)
+	}
+	t.Logf("%s", r.stderr)
+	_ = cmd.Process.Kill()
+	_ = cmd.Wait()
+	r = merge(t, dir, out, allCheckpoints(dir, 4)...)
+	if r.code != 2 || !strings.Contains(r.stderr, "shard 2/4") {
+		t.Errorf("merge with shard 2 killed: exit %d, stderr %q; want 2 naming shard 2/4", r.code, r.stderr)
+	}
+	t.Logf("%s", r.stderr)
+	if res, _ := runShards(t, s, dir, in, 4, []int{2}, common...); res[2].code != 0 {
+		t.Fatalf("shard 2 resumed: exit %d; stderr:\n%s", res[2].code, res[2].stderr)
+	}
+	if r := merge(t, dir, out, allCheckpoints(dir, 4)...); r.code != 0 {
+		t.Fatalf("merge after the resume: exit %d; stderr:\n%s", r.code, r.stderr)
+	}
+	if !bytes.Equal(stripColumn(t, out, "answered_at"), stripColumn(t, good, "answered_at")) {
+		t.Error("the merge after shard 2 was restarted and resumed differs from the first merge")
+	}
 }
