@@ -17,7 +17,7 @@ export CGO_ENABLED := 1
 # `cardbatch version` even where the environment sets GOFLAGS=-buildvcs=false.
 GOBUILD := $(GO) build -buildvcs=auto
 
-.PHONY: all build run test vet race bench fuzz fuzz-list lint portable release wine-check clean FORCE
+.PHONY: all build run test vet race bench fuzz fuzz-list lint portable release wine-check soak mutate clean FORCE
 
 all: build
 

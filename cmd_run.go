@@ -52,6 +52,7 @@ type runFlags struct {
 	timeout, retryBase                                time.Duration
 	maxCharged                                        int64
 	maxWait                                           time.Duration
+	shard                                             string
 }
 
 func (a *app) runFlagSet(f *runFlags) *flag.FlagSet {
@@ -102,6 +103,7 @@ func (a *app) runFlagSet(f *runFlags) *flag.FlagSet {
 	f.metricsLabels = labelsFlag{}
 	fs.Var(f.metricsLabels, "metrics-label", "a `name=value` label for every series and the Pushgateway's grouping key (repeatable)")
 	fs.Float64Var(&f.price, "price", 0, "price of one charged call, for estimated_cost in the summary and the dry run")
+	fs.StringVar(&f.shard, "shard", "", "process only shard `K/N` of the input (cards split by their keyed hash; needs $CARDBATCH_HMAC_KEY, the same on every shard; also $CARDBATCH_SHARD); join the shards with cardbatch merge")
 	return fs
 }
 
@@ -185,6 +187,10 @@ func (a *app) run(ctx context.Context, f *runFlags, log *slog.Logger) (int, erro
 	}
 	if f.rate < 0 || f.concurrency < 1 || f.retries < 0 || f.timeout <= 0 || f.burst < 1 {
 		return exitUsage, usageErr("--rate must be >= 0, --concurrency and --burst >= 1, --retries >= 0, --timeout > 0")
+	}
+	shard, err := a.runShard(f)
+	if err != nil {
+		return exitUsage, err
 	}
 	outExt := strings.ToLower(filepath.Ext(f.output))
 	if outExt != ".csv" && outExt != ".xlsx" {
@@ -287,6 +293,9 @@ func (a *app) run(ctx context.Context, f *runFlags, log *slog.Logger) (int, erro
 		cacheNamespace = settings["api"]
 	} else {
 		settings["api"] = "provider"
+	}
+	if shard.On() {
+		settings[pipeline.ShardSetting] = shard.String()
 	}
 
 	// The answer cache shared across runs.
@@ -415,7 +424,7 @@ func (a *app) run(ctx context.Context, f *runFlags, log *slog.Logger) (int, erro
 	res, err := pipeline.Run(runCtx, pipeline.Config{
 		InputPath: inputPath, Source: in, CreateSink: createSink,
 		CountRows: func(ctx context.Context) (int, error) { return sources.CountRows(ctx, srcOpts) }, OutputPath: f.output, Store: store, Key: key,
-		Caller: client, Settings: settings, Restart: f.restart,
+		Caller: client, Settings: settings, Restart: f.restart, Shard: shard,
 		Rate: f.rate, Burst: f.burst, Concurrency: f.concurrency, Retries: f.retries,
 		RetryBase: f.retryBase, RetryMax: 16 * f.retryBase, NoLuhn: f.noLuhn, MaxCharged: f.maxCharged, MaskOutput: f.maskOutput,
 		Price: f.price, Cache: answerCache, CacheTTL: f.cacheTTL, CacheNamespace: cacheNamespace,

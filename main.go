@@ -84,6 +84,8 @@ func (a *app) main(ctx context.Context, args []string) (code int) {
 		return a.cmdStatus(ctx, args[1:])
 	case "simulate":
 		return a.cmdSimulate(ctx, args[1:])
+	case "merge":
+		return a.cmdMerge(ctx, args[1:])
 	case "version", "--version", "-version":
 		fmt.Fprint(a.stdout, versionInfo(version))
 		return exitOK
@@ -104,6 +106,7 @@ Usage:
   cardbatch run      --input FILE --output FILE [flags]   enrich a CSV or XLSX file
   cardbatch status   --checkpoint FILE [--json]           progress and billing of a run
   cardbatch simulate --addr 127.0.0.1:8080 [flags]        serve the built-in API simulator
+  cardbatch merge    --output FILE CHECKPOINT...          join the shards (run --shard K/N) of one input
   cardbatch version
 
 Run 'cardbatch COMMAND -h' for a command's flags. The API token comes from

@@ -30,6 +30,26 @@ type Summary struct {
 	EstimatedCost float64          `json:"estimated_cost,omitempty"` // ChargedCalls × Price
 	ByBank        map[string]int   `json:"by_bank,omitempty"`        // answered rows by issuing bank
 	ByCardType    map[string]int   `json:"by_card_type,omitempty"`   // answered rows by card nature
+	// OtherShard counts the rows of a `run --shard K/N` that belong to
+	// another shard: neither sent nor counted in any other row count.
+	OtherShard int `json:"other_shard,omitempty"`
+	// Shards lists the bill of every shard in a merged summary (`merge`);
+	// the calls above are their sums, the rows are counted over the whole file.
+	Shards []ShardBill `json:"shards,omitempty"`
+}
+
+// ShardBill is what one shard of a sharded run sent and was charged, with
+// its attempts (each shard has its own token, so its own provider statement).
+type ShardBill struct {
+	Shard        int              `json:"shard"`  // K of `--shard K/N`
+	Shards       int              `json:"shards"` // N
+	Checkpoint   string           `json:"checkpoint"`
+	APICalls     int64            `json:"api_calls"`
+	ChargedCalls int64            `json:"charged_calls"`
+	FreeCalls    int64            `json:"free_calls"`
+	InDoubt      int64            `json:"in_doubt"`
+	ByResult     map[string]int64 `json:"by_result"`
+	Attempts     []Attempt        `json:"attempts"`
 }
 
 // Attempt is one invocation of `run` on a checkpoint: what it sent and what
@@ -45,4 +65,6 @@ type Attempt struct {
 	InDoubt      int64            `json:"in_doubt"`
 	ByResult     map[string]int64 `json:"by_result"`
 	Outcome      string           `json:"outcome,omitempty"` // finished, failed_rows, fatal, interrupted, budget, killed
+	// Shard is the shard the attempt ran (in a merged summary only).
+	Shard *int `json:"shard,omitempty"`
 }

@@ -184,9 +184,34 @@ func (s *Store) SummaryFrom(ctx context.Context, t *Tally) (*billing.Summary, er
 	if t == nil {
 		return sum, nil
 	}
-	recorded := 0
+	recorded := t.Count(sum)
+	run, err := s.LoadRun(ctx)
+	if err != nil {
+		return nil, err
+	}
+	sum.Rows = recorded
+	if run != nil && run.TotalRows >= 0 {
+		sum.Rows = run.TotalRows
+		if unrecorded := run.TotalRows - recorded; unrecorded > 0 {
+			// Rows the run has not reached yet (stopped early).
+			sum.Skipped += unrecorded
+			sum.ByStatus[string(Skipped)] += unrecorded
+		}
+	}
+	return sum, nil
+}
+
+// Count adds the rows t counted to sum's row counts (invalid, duplicates,
+// cache hits, skipped, done, failed, other_shard, by status, bank and card
+// type) and returns how many rows it counted. Rows of another shard are
+// counted only as other_shard.
+func (t *Tally) Count(sum *billing.Summary) (recorded int) {
 	for state, n := range t.ByState {
 		recorded += n
+		if state == OtherShard {
+			sum.OtherShard += n
+			continue
+		}
 		switch state {
 		case Invalid:
 			sum.Invalid += n
@@ -204,19 +229,6 @@ func (s *Store) SummaryFrom(ctx context.Context, t *Tally) (*billing.Summary, er
 		}
 		sum.ByStatus[string(state.OutputStatus())] += n
 	}
-	run, err := s.LoadRun(ctx)
-	if err != nil {
-		return nil, err
-	}
-	sum.Rows = recorded
-	if run != nil && run.TotalRows >= 0 {
-		sum.Rows = run.TotalRows
-		if unrecorded := run.TotalRows - recorded; unrecorded > 0 {
-			// Rows the run has not reached yet (stopped early).
-			sum.Skipped += unrecorded
-			sum.ByStatus[string(Skipped)] += unrecorded
-		}
-	}
 	for bank, n := range t.ByBank {
 		if bank == "" {
 			bank = "(unknown)"
@@ -230,5 +242,5 @@ func (s *Store) SummaryFrom(ctx context.Context, t *Tally) (*billing.Summary, er
 		}
 		sum.ByCardType[name] += n
 	}
-	return sum, nil
+	return recorded
 }

@@ -43,12 +43,15 @@ const (
 	Invalid      State = "invalid"        // not a valid card number: never sent
 	Duplicate    State = "duplicate"      // same card as an earlier row (DupOf)
 	Cached       State = "cached"         // answered from the answer cache
+	// OtherShard: the row belongs to another shard of a `run --shard K/N`
+	// (final for this shard: never sent, its answer is that shard's).
+	OtherShard State = "other_shard"
 )
 
 // Final reports whether a row in this state needs no further call.
 func (s State) Final() bool {
 	switch s {
-	case OK, NotFound, CardNotExist, Unknown, Invalid, Duplicate, Cached:
+	case OK, NotFound, CardNotExist, Unknown, Invalid, Duplicate, Cached, OtherShard:
 		return true
 	}
 	return false
@@ -66,7 +69,7 @@ func (s State) OutputStatus() State {
 }
 
 // finalStates is the Final states as an SQL list.
-const finalStates = `'ok', 'not_found', 'card_not_exist', 'unknown_result', 'invalid', 'duplicate', 'cached'`
+const finalStates = `'ok', 'not_found', 'card_not_exist', 'unknown_result', 'invalid', 'duplicate', 'cached', 'other_shard'`
 
 // intCol scans an INTEGER column into an int. (database/sql scans into an
 // *int by formatting the int64 as text and parsing it back.)

@@ -81,6 +81,10 @@ type Config struct {
 	Caller     cardapi.Caller    // makes one API call
 	Settings   map[string]string // settings that change answers (a change refuses to resume)
 	Restart    bool              // discard the checkpoint's run and start over
+	// Shard limits the run to shard K of N (cards split by their keyed
+	// digest under Key); the zero value processes every row. The caller
+	// puts Shard.String() in Settings under ShardSetting.
+	Shard Shard
 
 	Rate        float64       // calls per second, at most; 0 = unlimited
 	Burst       int           // token bucket burst; 0 = 1

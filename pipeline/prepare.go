@@ -101,6 +101,9 @@ func (p *preparer) classify(it *item) {
 	idx := it.row.Index
 	before := p.done.Has(idx)
 	digits, err := validateRow(it.row, !p.r.cfg.NoLuhn)
+	if p.elsewhere(it, validDigits(digits, err), before) {
+		return
+	}
 	if err != nil {
 		it.rec = checkpoint.RowRecord{Idx: idx, State: checkpoint.Invalid,
 			Description: "not sent: " + invalidReason(err), Billing: billing.None, Error: err.Error()}

@@ -129,8 +129,9 @@ func checkInput(ctx context.Context, cfg *Config, recorded string) error {
 	return nil
 }
 
-// priorRows reads the rows that were final before this attempt from the
-// checkpoint, in index order, on a goroutine of its own.
+// priorRows reads the rows that were final before this attempt (every
+// recorded row when done is nil: a merge) from the checkpoint, in index
+// order, on a goroutine of its own.
 type priorRows struct {
 	peeked *checkpoint.Answered // read ahead of the row asked for
 	rows   chan checkpoint.Answered
@@ -144,7 +145,7 @@ func openPrior(ctx context.Context, store *checkpoint.Store, done *checkpoint.Bi
 	go func() {
 		defer close(p.rows)
 		p.errc <- store.Scan(ctx, func(a *checkpoint.Answered) error {
-			if !done.Has(a.Idx) {
+			if done != nil && !done.Has(a.Idx) {
 				return nil
 			}
 			select {
