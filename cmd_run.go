@@ -91,7 +91,7 @@ func (a *app) runFlagSet(f *runFlags) *flag.FlagSet {
 	fs.StringVar(&f.cachePath, "cache", "", "answer cache `FILE` shared across runs (default: the user's cache folder, cardbatch/answers.db)")
 	fs.BoolVar(&f.noCache, "no-cache", false, "do not use the answer cache")
 	fs.DurationVar(&f.cacheTTL, "cache-ttl", 30*24*time.Hour, "reuse cached answers younger than this (0 disables the cache)")
-	fs.StringVar(&f.lang, "lang", "en", "language of the added column names, the Summary sheet and account_type_name: en or zh")
+	fs.StringVar(&f.lang, "lang", "en", "language of the added column names, the Summary sheet, the printed summary and account_type_name: en or zh")
 	fs.StringVar(&f.prefix, "prefix", "", "prefix for every added column name (when the input already has a column of that name)")
 	fs.BoolVar(&f.bom, "bom", false, "write the CSV output with a UTF-8 BOM (default: when the input had one or was GBK/GB18030/UTF-16)")
 	fs.BoolVar(&f.noBOM, "no-bom", false, "never write a UTF-8 BOM in the CSV output")
@@ -458,7 +458,7 @@ func (a *app) run(ctx context.Context, f *runFlags, log *slog.Logger) (int, erro
 		log.Info("summary", "outcome", string(res.Outcome), "summary", res.Summary)
 	} else {
 		fmt.Fprintln(a.stderr)
-		_ = sinks.RenderTable(a.stderr, res.Summary)
+		_ = sinks.RenderTable(a.stderr, res.Summary, f.lang)
 	}
 	switch res.Outcome {
 	case pipeline.Finished:
@@ -493,9 +493,10 @@ func (a *app) sinkOptions(f *runFlags, in sources.Input, inputPath, tmpDir strin
 		TmpDir: tmpDir, StageDir: tmpDir, Lang: f.lang, Prefix: f.prefix, CSVSafe: f.csvSafe,
 		MaskCard: f.maskOutput, InputName: filepath.Base(f.input), Price: f.price, SummaryPath: f.summary}
 	if in.Format() == "xlsx" {
-		o.InputPath, o.Sheet = inputPath, f.sheet
+		o.InputPath, o.Sheet = inputPath, in.Sheet()
 	}
-	o.BOM = f.bom
+	o.BOM = csvBOM(f.bom, f.noBOM, in)
+	o.Delimiter = in.Delimiter()
 	return o
 }
 

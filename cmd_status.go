@@ -21,10 +21,15 @@ func (a *app) cmdStatus(ctx context.Context, args []string) int {
 	fs.SetOutput(a.stderr)
 	path := fs.String("checkpoint", "", "the run's checkpoint `FILE` (required)")
 	asJSON := fs.Bool("json", false, "print the billing summary as JSON on stdout")
+	lang := fs.String("lang", "en", "language of the printed summary: en or zh (the JSON keys stay English)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return exitOK
 		}
+		return exitUsage
+	}
+	if *lang != "en" && *lang != "zh" {
+		fmt.Fprintf(a.stderr, "cardbatch status: --lang must be en or zh, not %q\n", *lang)
 		return exitUsage
 	}
 	if *path == "" {
@@ -71,7 +76,7 @@ func (a *app) cmdStatus(ctx context.Context, args []string) int {
 	}
 	fmt.Fprintf(a.stdout, "checkpoint: %s\ninput:      %s (%d bytes)\nstarted:    %s\nstate:      %s\nrows:       %d done of %s\n\n",
 		*path, run.InputPath, run.InputSize, run.CreatedAt.Local().Format(time.RFC3339), state, sum.Done, total)
-	_ = sinks.RenderTable(a.stdout, sum)
+	_ = sinks.RenderTable(a.stdout, sum, *lang)
 	return exitOK
 }
 

@@ -9,6 +9,7 @@ package main
 import (
 	"archive/zip"
 	"bytes"
+	"encoding/csv"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -190,6 +191,11 @@ type goodInput struct {
 	extra  [][]string // cells after the answer columns (ragged rows longer than the header)
 	stderr []string   // notes expected on stderr
 	errors []string   // per row: a substring of the error column ("" = not checked)
+	// outBOM: the CSV output starts with a UTF-8 BOM (the input had one or
+	// was GB18030, GBK or UTF-16); outDelim: its delimiter, the input's
+	// (0 means ',').
+	outBOM   bool
+	outDelim rune
 }
 
 // badInput is an input that must be refused (exit 2).
@@ -210,40 +216,40 @@ func TestInputs(t *testing.T) {
 			},
 			header: []string{"姓名", "卡号", "备注"}, card: 1,
 			rows:   [][]string{{"张三", c[0], "首次"}, {"李四", c[1], ""}},
-			stderr: []string{"GB18030"}},
+			stderr: []string{"GB18030"}, outBOM: true},
 		{name: "CSV in GB18030 with a four-byte character", file: "gb18030.csv",
 			data: func(t *testing.T) []byte {
 				return gb18030Bytes(t, "姓名,银行卡号,备注\n王五,"+c[2]+",笑😀\n赵六,"+luhnBad(c[3])+",\n")
 			},
 			header: []string{"姓名", "银行卡号", "备注"}, card: 1,
-			rows: [][]string{{"王五", c[2], "笑😀"}, {"赵六", luhnBad(c[3]), ""}}},
+			rows: [][]string{{"王五", c[2], "笑😀"}, {"赵六", luhnBad(c[3]), ""}}, outBOM: true},
 		{name: "UTF-8 with BOM", file: "bom.csv",
 			data:   func(*testing.T) []byte { return []byte("\ufeffname,card\nA," + c[3] + "\nB," + c[3] + "\n") },
 			header: []string{"name", "card"}, card: 1,
-			rows: [][]string{{"A", c[3]}, {"B", c[3]}}, status: []string{"", "duplicate"}},
+			rows: [][]string{{"A", c[3]}, {"B", c[3]}}, status: []string{"", "duplicate"}, outBOM: true},
 		{name: "UTF-16LE with BOM", file: "utf16le.csv",
 			data: func(t *testing.T) []byte {
 				return utf16Bytes(t, "名字,card\r\n甲,"+c[4]+"\r\n", unicode.LittleEndian)
 			},
-			header: []string{"名字", "card"}, card: 1, rows: [][]string{{"甲", c[4]}}, stderr: []string{"UTF-16LE"}},
+			header: []string{"名字", "card"}, card: 1, rows: [][]string{{"甲", c[4]}}, stderr: []string{"UTF-16LE"}, outBOM: true},
 		{name: "UTF-16BE with BOM", file: "utf16be.csv",
 			data: func(t *testing.T) []byte {
 				return utf16Bytes(t, "name,card\n乙,"+c[5]+"\n", unicode.BigEndian)
 			},
-			header: []string{"name", "card"}, card: 1, rows: [][]string{{"乙", c[5]}}, stderr: []string{"UTF-16BE"}},
+			header: []string{"name", "card"}, card: 1, rows: [][]string{{"乙", c[5]}}, stderr: []string{"UTF-16BE"}, outBOM: true},
 		{name: "semicolons", file: "semicolon.csv",
 			data: func(*testing.T) []byte {
 				return []byte("name;card;city\nA;" + c[6] + ";Paris\nB;" + luhnBad(c[6]) + ";Rome\n")
 			},
 			header: []string{"name", "card", "city"}, card: 1,
 			rows:   [][]string{{"A", c[6], "Paris"}, {"B", luhnBad(c[6]), "Rome"}},
-			status: []string{"", "invalid"}, errors: []string{"", "Luhn"}, stderr: []string{"semicolons"}},
+			status: []string{"", "invalid"}, errors: []string{"", "Luhn"}, stderr: []string{"semicolons"}, outDelim: ';'},
 		{name: "tabs in a .csv", file: "tabs.csv",
 			data:   func(*testing.T) []byte { return []byte("name\tcard\tnote\nA\t" + c[7] + "\tx, y\n") },
-			header: []string{"name", "card", "note"}, card: 1, rows: [][]string{{"A", c[7], "x, y"}}},
+			header: []string{"name", "card", "note"}, card: 1, rows: [][]string{{"A", c[7], "x, y"}}, outDelim: '\t'},
 		{name: "tabs in a .tsv", file: "tabs.tsv",
 			data:   func(*testing.T) []byte { return []byte("name\tcard\nA\t" + groupDigits(c[8], " ") + "\n") },
-			header: []string{"name", "card"}, card: 1, rows: [][]string{{"A", groupDigits(c[8], " ")}}},
+			header: []string{"name", "card"}, card: 1, rows: [][]string{{"A", groupDigits(c[8], " ")}}, outDelim: '\t'},
 		{name: "quoted fields with newlines and doubled quotes", file: "quoted.csv",
 			data: func(*testing.T) []byte {
 				return []byte("name,card,note\r\n\"Li, \"\"Jr\"\"\"," + c[9] + ",\"line 1\nline 2 \"\"quoted\"\"\"\r\n\"B\",\"" + c[10] + "\",\"\"\r\n")
@@ -272,7 +278,7 @@ func TestInputs(t *testing.T) {
 			data: func(*testing.T) []byte {
 				return []byte("\ufeff  Name , Card Number  ,  Note\nA, " + c[18] + " , n\n")
 			},
-			header: []string{"Name", "Card Number", "Note"}, card: 1, rows: [][]string{{"A", " " + c[18] + " ", " n"}}},
+			header: []string{"Name", "Card Number", "Note"}, card: 1, rows: [][]string{{"A", " " + c[18] + " ", " n"}}, outBOM: true},
 		{name: "an .xlsx that is really a CSV", file: "really-csv.xlsx",
 			data:   func(*testing.T) []byte { return []byte("name,card\nA," + c[19] + "\n") },
 			header: []string{"name", "card"}, card: 1, rows: [][]string{{"A", c[19]}},
@@ -407,9 +413,7 @@ func TestInputs(t *testing.T) {
 					t.Errorf("stderr lacks %q:\n%s", w, res.stderr)
 				}
 			}
-			recs, err := readCSV(out)
-			noErr(t, err)
-			checkGoodOutput(t, tt, recs)
+			checkGoodOutput(t, tt, readOutput(t, out, tt))
 			if l := s.sim().Ledger(); l.CardsChargedMoreThanOnce != 0 {
 				t.Errorf("%d cards charged twice", l.CardsChargedMoreThanOnce)
 			}
@@ -449,6 +453,26 @@ func TestInputs(t *testing.T) {
 			}
 		})
 	}
+}
+
+// readOutput reads a CSV output, which starts with a UTF-8 BOM exactly
+// when the case says so and is separated by the input's delimiter.
+func readOutput(t *testing.T, path string, tt goodInput) [][]string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	noErr(t, err)
+	bom := []byte("\xef\xbb\xbf")
+	if got := bytes.HasPrefix(b, bom); got != tt.outBOM {
+		t.Errorf("output starts with a UTF-8 BOM: %v, want %v", got, tt.outBOM)
+	}
+	r := csv.NewReader(bytes.NewReader(bytes.TrimPrefix(b, bom)))
+	r.FieldsPerRecord = -1
+	if tt.outDelim != 0 {
+		r.Comma = tt.outDelim
+	}
+	recs, err := r.ReadAll()
+	noErr(t, err)
+	return recs
 }
 
 // checkGoodOutput checks an enriched output against the case: header, every

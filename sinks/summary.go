@@ -64,83 +64,174 @@ func normalized(sum *billing.Summary) *billing.Summary {
 }
 
 // RenderTable writes sum as an aligned, human-readable table with the same
-// keys and figures as the JSON summary: the call counts, the row counts, the
-// cost when a price is set, the answers by result code with each code's
-// meaning and billing class, the other breakdowns, and one line per attempt.
-// The table is written with a single Write call.
-func RenderTable(w io.Writer, sum *billing.Summary) error {
+// figures as the JSON summary, in lang ("en", "" or "zh"): the call counts,
+// the row counts, the cost when a price is set, the answers by result code
+// with each code's meaning and billing class, the other breakdowns, and one
+// line per attempt. In English the figures are labelled with the JSON
+// summary's keys (so that a figure can be found in summary.json by its
+// name); in Chinese with the Summary sheet's words. The table is written
+// with a single Write call.
+func RenderTable(w io.Writer, sum *billing.Summary, lang string) error {
 	if sum == nil {
 		return errors.New("render summary: no summary given")
 	}
-	var b bytes.Buffer
-	kv := newKVTable()
-
-	kv.heading("Calls")
-	for _, it := range callItems(sum) {
-		kv.line(it.key, formatInt(it.value), "")
+	lang, err := langOf(lang)
+	if err != nil {
+		return err
 	}
-	kv.heading("Rows")
+	t := newTableWords(lang)
+	kv := newKVTable()
+	tableFigures(kv, sum, t)
+	tableBreakdowns(kv, sum, t)
+	var b bytes.Buffer
+	b.WriteString(t.label("table_title") + "\n")
+	kv.render(&b)
+	tableAttempts(&b, sum.Attempts, t)
+	_, err = w.Write(b.Bytes())
+	return err
+}
+
+// tableWords are the printed table's labels in one language.
+type tableWords struct {
+	zh    bool
+	words func(string) string // the Summary sheet's words in the table's language
+}
+
+// tableEn are the English table's labels that are not JSON keys.
+var tableEn = map[string]string{
+	"table_title": "Billing summary", "calls": "Calls", "rows_h": "Rows", "cost": "Cost",
+	"price_note": "per charged call", "cost_note": "charged_calls × price", "none": "(none)",
+	"top_of":      "%s (top %d of %d)",
+	"a_api_calls": "api_calls", "a_charged": "charged_calls", "a_free": "free_calls",
+	"a_in_doubt": "in_doubt", "a_by_result": "by_result",
+}
+
+func newTableWords(lang string) tableWords {
+	return tableWords{zh: lang == "zh", words: words(lang)}
+}
+
+// label names a figure, a heading or a column: in English its JSON key
+// (or tableEn's text), in Chinese the Summary sheet's word.
+func (t tableWords) label(key string) string {
+	if t.zh {
+		return t.words(key)
+	}
+	if w, ok := tableEn[key]; ok {
+		return w
+	}
+	return key
+}
+
+// meaning says what a result code means and how it is billed:
+// "query successful (charged)".
+func (t tableWords) meaning(code string) string {
+	m := "m?"
+	switch code {
+	case billing.ResultOK, billing.ResultNotFound, billing.ResultBusy, billing.ResultNotExist:
+		m = "m" + code
+	}
+	if t.zh {
+		return t.words(m) + "（" + t.words(string(billing.ClassOf(code))) + "）"
+	}
+	return t.words(m) + " (" + t.words(string(billing.ClassOf(code))) + ")"
+}
+
+// value shows a value from the summary: an attempt's outcome or a card
+// type, in Chinese when the table is; as the JSON summary spells it in
+// English.
+func (t tableWords) value(v string) string {
+	if !t.zh {
+		return v
+	}
+	for typ := 1; typ <= 4; typ++ {
+		if v == billing.AccountTypeName(typ) {
+			return accountTypeName(typ, "zh")
+		}
+	}
+	return t.words(v)
+}
+
+// tableFigures adds the call and row counts and the cost.
+func tableFigures(kv *kvTable, sum *billing.Summary, t tableWords) {
+	kv.heading(t.label("calls"))
+	for _, it := range callItems(sum) {
+		kv.line(t.label(it.key), formatInt(it.value), "")
+	}
+	kv.heading(t.label("rows_h"))
 	for _, it := range rowItems(sum) {
-		kv.line(it.key, formatInt(it.value), "")
+		kv.line(t.label(it.key), formatInt(it.value), "")
 	}
 	if sum.Price > 0 {
-		kv.heading("Cost")
-		kv.line("price", formatPrice(sum.Price), "per charged call")
-		kv.line("estimated_cost", formatMoney(sum.EstimatedCost), "charged_calls × price")
+		kv.heading(t.label("cost"))
+		kv.line(t.label("price"), formatPrice(sum.Price), t.label("price_note"))
+		kv.line(t.label("estimated_cost"), formatMoney(sum.EstimatedCost), t.label("cost_note"))
 	}
-	kv.heading("by_result")
+}
+
+// tableBreakdowns adds the answers by result code, by HTTP status and by
+// row status, and the top issuing banks and card types.
+func tableBreakdowns(kv *kvTable, sum *billing.Summary, t tableWords) {
+	kv.heading(t.label("by_result"))
 	if len(sum.ByResult) == 0 {
-		kv.line("(none)", "", "")
+		kv.line(t.label("none"), "", "")
 	}
 	for _, code := range resultCodes(sum.ByResult) {
-		kv.line(code, formatInt(sum.ByResult[code]), resultMeaning(code)+" ("+classLabel(code)+")")
+		kv.line(code, formatInt(sum.ByResult[code]), t.meaning(code))
 	}
 	if len(sum.ByHTTPStatus) > 0 {
-		kv.heading("by_http_status")
+		kv.heading(t.label("by_http_status"))
 		for _, st := range numericKeys(sum.ByHTTPStatus) {
 			kv.line(st, formatInt(sum.ByHTTPStatus[st]), "")
 		}
 	}
 	if len(sum.ByStatus) > 0 {
-		kv.heading("by_status")
+		kv.heading(t.label("by_status"))
 		for _, st := range statusKeys(sum.ByStatus) {
 			kv.line(st, formatInt(int64(sum.ByStatus[st])), "")
 		}
 	}
 	const topN = 10
 	for _, g := range []struct {
-		key string
-		m   map[string]int
-	}{{"by_bank", sum.ByBank}, {"by_card_type", sum.ByCardType}} {
+		key  string
+		m    map[string]int
+		show func(string) string
+	}{{"by_bank", sum.ByBank, nil}, {"by_card_type", sum.ByCardType, t.value}} {
 		if len(g.m) == 0 {
 			continue
 		}
 		keys := byCountDesc(g.m)
-		title := g.key
+		title := t.label(g.key)
 		if len(keys) > topN {
-			title = fmt.Sprintf("%s (top %d of %d)", g.key, topN, len(keys))
+			title = fmt.Sprintf(t.label("top_of"), title, topN, len(keys))
 			keys = keys[:topN]
 		}
 		kv.heading(title)
 		for _, k := range keys {
-			kv.line(k, formatInt(int64(g.m[k])), "")
+			label := k
+			if g.show != nil {
+				label = g.show(k)
+			}
+			kv.line(label, formatInt(int64(g.m[k])), "")
 		}
 	}
-	b.WriteString("Billing summary\n")
-	kv.render(&b)
+}
 
-	b.WriteString("  attempts\n")
-	if len(sum.Attempts) == 0 {
-		b.WriteString("    (none)\n")
-	} else {
-		rows := make([][]string, 0, len(sum.Attempts))
-		for _, a := range sum.Attempts {
-			rows = append(rows, attemptCells(a))
-		}
-		renderGrid(&b, "    ", attemptColumns, rows, attemptNumeric)
+// tableAttempts writes one line per attempt.
+func tableAttempts(b *bytes.Buffer, attempts []billing.Attempt, t tableWords) {
+	b.WriteString("  " + t.label("attempts") + "\n")
+	if len(attempts) == 0 {
+		b.WriteString("    " + t.label("none") + "\n")
+		return
 	}
-	_, err := w.Write(b.Bytes())
-	return err
+	header := make([]string, len(attemptColumns))
+	for i, k := range attemptColumns {
+		header[i] = t.label(k)
+	}
+	rows := make([][]string, 0, len(attempts))
+	for _, a := range attempts {
+		rows = append(rows, attemptCells(a, t))
+	}
+	renderGrid(b, "    ", header, rows, attemptNumeric)
 }
 
 // renderGrid writes a table with a header line, each column as wide as its
@@ -252,30 +343,6 @@ func rowItems(s *billing.Summary) []item {
 	}
 }
 
-// resultMeaning says in words what a check-1e result code means.
-func resultMeaning(code string) string {
-	switch code {
-	case billing.ResultOK:
-		return "query successful"
-	case billing.ResultNotFound:
-		return "no information found"
-	case billing.ResultBusy:
-		return "verification center busy"
-	case billing.ResultNotExist:
-		return "card does not exist"
-	}
-	return "undocumented result code"
-}
-
-// classLabel is the billing class of a result code, as shown to a person.
-func classLabel(code string) string {
-	c := billing.ClassOf(code)
-	if c == billing.Unknown {
-		return "unknown, counted as charged"
-	}
-	return string(c)
-}
-
 // resultCodes orders result codes: the documented ones first (0, -1, -2,
 // -3), then the others numerically, then any non-numeric ones.
 func resultCodes(m map[string]int64) []string {
@@ -367,19 +434,19 @@ func byCountDesc(m map[string]int) []string {
 	return keys
 }
 
-// attemptColumns are the column titles of the attempts table (JSON keys).
-var attemptColumns = []string{"attempt", "started_at", "finished_at", "api_calls", "charged_calls", "free_calls", "in_doubt", "outcome", "by_result"}
+// attemptColumns are the label keys of the attempts table's columns.
+var attemptColumns = []string{"attempt", "started_at", "finished_at", "a_api_calls", "a_charged", "a_free", "a_in_doubt", "outcome", "a_by_result"}
 
 // attemptNumeric says which attemptColumns hold counts.
 var attemptNumeric = []bool{true, false, false, true, true, true, true, false, false}
 
 // attemptCells are one attempt's cells for the table, in attemptColumns order.
-func attemptCells(a billing.Attempt) []string {
-	fin, outcome := "-", a.Outcome
+func attemptCells(a billing.Attempt, t tableWords) []string {
+	fin, outcome := "-", t.value(a.Outcome)
 	if a.FinishedAt != nil {
 		fin = formatTime(*a.FinishedAt)
 	}
-	if outcome == "" {
+	if a.Outcome == "" {
 		outcome = "-"
 	}
 	return []string{

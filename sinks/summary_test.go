@@ -176,7 +176,7 @@ func TestWriteSummaryJSON(t *testing.T) {
 
 func TestRenderTable(t *testing.T) {
 	var b bytes.Buffer
-	if err := RenderTable(&b, sampleSummary()); err != nil {
+	if err := RenderTable(&b, sampleSummary(), "en"); err != nil {
 		t.Fatal(err)
 	}
 	out := b.String()
@@ -235,19 +235,80 @@ func TestRenderTable(t *testing.T) {
 	}
 
 	t.Run("nil summary", func(t *testing.T) {
-		if err := RenderTable(&bytes.Buffer{}, nil); err == nil {
+		if err := RenderTable(&bytes.Buffer{}, nil, "en"); err == nil {
 			t.Error("no error")
 		}
 	})
 	t.Run("empty summary", func(t *testing.T) {
 		var b bytes.Buffer
-		if err := RenderTable(&b, &billing.Summary{}); err != nil {
+		if err := RenderTable(&b, &billing.Summary{}, ""); err != nil {
 			t.Fatal(err)
 		}
 		if strings.Contains(b.String(), "price") || !strings.Contains(b.String(), "charged_calls") {
 			t.Errorf("empty summary:\n%s", b.String())
 		}
 	})
+}
+
+// TestRenderTableChinese: with --lang zh every label, heading, meaning,
+// outcome and card type of the printed table is in Chinese, the figures are
+// the same, and the values still line up in one column (a Chinese character
+// is two columns wide in a terminal).
+func TestRenderTableChinese(t *testing.T) {
+	var b bytes.Buffer
+	if err := RenderTable(&b, sampleSummary(), "zh"); err != nil {
+		t.Fatal(err)
+	}
+	out := b.String()
+	t.Logf("\n%s", out)
+	if !strings.HasPrefix(out, "计费汇总\n") {
+		t.Errorf("title: %q", strings.SplitN(out, "\n", 2)[0])
+	}
+	lines := []struct{ key, value, note string }{
+		{"读取行数", "1,000", ""}, {"发送调用数", "12,345", ""}, {"计费调用数", "9,876", ""}, {"免费调用数", "2,468", ""},
+		{"结果不明的调用", "1", ""}, {"未列明结果码的应答", "3", ""},
+		{"已有结果的行", "919", ""}, {"无效卡号", "20", ""}, {"重复卡号", "50", ""}, {"来自缓存", "5", ""},
+		{"无结果的行", "2", ""}, {"未发送的行（任务中止）", "4", ""},
+		{"单次计费价格", "0.05", "每次计费调用"}, {"预估费用", "493.80", "计费调用数 × 单价；不含结果不明的调用"},
+		{"0", "9,000", "查询成功（计费）"}, {"-1", "873", "无信息（计费）"}, {"-2", "2,400", "验证中心繁忙（免费）"},
+		{"-3", "68", "卡号不存在（免费）"}, {"7", "3", "未列明的结果码（未知，按计费统计）"},
+		{"中国工商银行", "300", ""}, {"借记卡", "700", ""}, {"贷记卡", "173", ""}, {"ok", "800", ""},
+	}
+	for _, l := range lines {
+		re := regexp.MustCompile(`(?m)^    ` + regexp.QuoteMeta(l.key) + ` +` + regexp.QuoteMeta(l.value) + `(  ` + regexp.QuoteMeta(l.note) + `)?$`)
+		if m := re.FindStringSubmatch(out); m == nil || (l.note != "" && m[1] == "") {
+			t.Errorf("no line %q … %q %q", l.key, l.value, l.note)
+		}
+	}
+	for _, h := range []string{"调用", "行", "费用", "按结果码统计", "按 HTTP 状态统计", "按行状态统计", "发卡行排名", "按卡类型统计", "运行记录"} {
+		if !strings.Contains(out, "\n  "+h+"\n") {
+			t.Errorf("heading %q missing", h)
+		}
+	}
+	header := regexp.MustCompile(`(?m)^    次序 +开始 +结束 +调用 +计费 +免费 +不明 +结果 +按结果码$`)
+	att1 := regexp.MustCompile(`(?m)^ +1  2026-03-01 09:00:00 \+00:00  2026-03-01 10:30:00 \+00:00 +10,000 +8,000 +2,000 +0  被中断 +0=7300 -1=700 -2=2000$`)
+	if !header.MatchString(out) || !att1.MatchString(out) {
+		t.Errorf("attempts table header or line malformed")
+	}
+	for _, en := range []string{"charged_calls", "query successful", "debit", "interrupted", "Billing summary"} {
+		if strings.Contains(out, en) {
+			t.Errorf("English %q left in the Chinese table", en)
+		}
+	}
+	// Values line up: the display width up to the end of each figure is
+	// the same (Chinese characters count two columns).
+	col := -1
+	for _, k := range []string{"读取行数", "未列明结果码的应答", "未发送的行（任务中止）", "无效卡号"} {
+		m := regexp.MustCompile(`(?m)^    ` + k + ` +\S+$`).FindString(out)
+		if w := displayWidth(m); col == -1 {
+			col = w
+		} else if w != col {
+			t.Errorf("line %q ends at column %d, want %d", m, w, col)
+		}
+	}
+	if err := RenderTable(&bytes.Buffer{}, sampleSummary(), "fr"); err == nil {
+		t.Error("language fr accepted")
+	}
 }
 
 func TestSummarySheet(t *testing.T) {

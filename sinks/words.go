@@ -63,6 +63,9 @@ func words(lang string) func(key string) string {
 		"charged": "charged", "free": "free", "unknown": "unknown, counted as charged",
 	}
 	zh := map[string]string{
+		"table_title":    "计费汇总",
+		"price_note":     "每次计费调用",
+		"top_of":         "%s（前 %d 名，共 %d）",
 		"title":          "cardbatch 计费汇总",
 		"subtitle":       "统计本次任务的全部运行（含续跑）。",
 		"run":            "任务",

@@ -256,11 +256,18 @@ func openTextAs(ctx context.Context, opts Options, sn sniffResult, enc textEncod
 			return record{fields: sc.record(), line: sc.startLine}, nil
 		},
 		closeFn: f.Close,
+		bom:     enc.bomLen > 0,
 		lateNote: func() string {
 			if late != nil && late.switched {
 				return gbLateNote
 			}
 			return ""
+		},
+		encoding: func() string {
+			if late != nil && late.switched {
+				return encGB18030
+			}
+			return enc.name
 		},
 		count: func(ctx context.Context) (int, error) {
 			return countRecords(ctx, opts.Path, enc, delim, lines, crOnly, max)
@@ -268,6 +275,8 @@ func openTextAs(ctx context.Context, opts Options, sn sniffResult, enc textEncod
 	}
 	if lines {
 		in.format = "txt"
+	} else {
+		in.delim = rune(delim)
 	}
 	ok = true
 	return in, nil

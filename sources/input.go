@@ -18,6 +18,12 @@ type input struct {
 	cardCol   int
 	total     int
 	notes     []string
+	sheet     string // XLSX: the sheet read
+	delim     rune   // CSV, TSV: the field delimiter; 0 otherwise
+	bom       bool   // text: the file starts with a byte order mark
+	// encoding, when set, names the text encoding decoded from (it may
+	// change once, while reading: see Input.Encoding).
+	encoding func() string
 
 	pending []record               // peeked data records not yet returned
 	read    func() (record, error) // the next non-blank record; io.EOF at the end
@@ -43,6 +49,17 @@ func (in *input) HasHeader() bool  { return in.hasHeader }
 func (in *input) CardColumn() int  { return in.cardCol }
 func (in *input) Format() string   { return in.format }
 func (in *input) TotalHint() int   { return in.total }
+func (in *input) HadBOM() bool     { return in.bom }
+func (in *input) Delimiter() rune  { return in.delim }
+func (in *input) Sheet() string    { return in.sheet }
+
+// Encoding implements Input.
+func (in *input) Encoding() string {
+	if in.encoding == nil {
+		return ""
+	}
+	return in.encoding()
+}
 
 // Notes implements Input: every note is scrubbed of card numbers, in any
 // spelling. A note learnt while reading comes last once it is known.

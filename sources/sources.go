@@ -123,6 +123,21 @@ type Input interface {
 	// sheet's <dimension> spans below the header (blank rows included);
 	// otherwise -1 (unknown: CountRows counts them).
 	TotalHint() int
+	// Encoding returns the text encoding the file is decoded from: "utf-8",
+	// "utf-16le", "utf-16be", "gb18030" or "gbk"; "" for XLSX. A file whose
+	// start is ASCII and which turns out not to be UTF-8 further on reports
+	// "utf-8" until Next has read that far, then "gb18030".
+	Encoding() string
+	// HadBOM reports whether the text file starts with the byte order mark
+	// of the encoding it is decoded from (UTF-8 or UTF-16); false for XLSX.
+	HadBOM() bool
+	// Delimiter returns the field delimiter of a CSV or TSV file (',', ';',
+	// '\t' or '|'); 0 for TXT (one card a line) and XLSX.
+	Delimiter() rune
+	// Sheet returns the name of the XLSX sheet read, as the workbook spells
+	// it (whatever case --sheet used, or the first sheet's when none was
+	// asked for); "" for text files.
+	Sheet() string
 	// Notes returns human notes about what was detected (encoding,
 	// delimiter, header, card column, hidden sheet, wrong extension...).
 	// They never contain a card number.

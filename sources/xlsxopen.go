@@ -181,7 +181,7 @@ func openXLSX(ctx context.Context, opts Options, notes []string) (in Input, err 
 		}
 	}
 	return &input{
-		path: path, format: "xlsx", header: lay.header, hasHeader: lay.hasHeader,
+		path: path, format: "xlsx", sheet: sheet.name, header: lay.header, hasHeader: lay.hasHeader,
 		cardCol: lay.cardCol, total: total, notes: append(notes, lay.notes...), pending: data,
 		read: x.read, fill: x.fill, closeFn: x.close,
 		count: func(ctx context.Context) (int, error) { return countSheetRows(ctx, part, sst) },
