@@ -200,7 +200,7 @@ func (a *app) writeMerged(ctx context.Context, f *mergeFlags, plan *pipeline.Mer
 		return exitFatal, fmt.Errorf("write summary: %w", err)
 	}
 	fmt.Fprintln(a.stderr)
-	_ = sinks.RenderTable(a.stderr, sum)
+	_ = sinks.RenderTable(a.stderr, sum, f.lang)
 	fmt.Fprintf(a.stderr, "merged %d shards into %s (summary %s)\n", plan.N(), f.output, f.summary)
 	return exitOK, nil
 }

@@ -241,6 +241,8 @@ func (s *summarySheet) charts(results, banks tableRows) error {
 			Series:    []excelize.ChartSeries{{Name: fmt.Sprintf("%s$%s$%d", ref, valCol, t.head), Categories: rng(catCol), Values: rng(valCol)}},
 			Title:     excelize.ChartTitle{Paragraph: []excelize.RichTextRun{{Text: title}}},
 			Legend:    excelize.ChartLegend{Position: "none"},
+			XAxis:     excelize.ChartAxis{Font: excelize.Font{Color: "404040", Size: 9}},
+			YAxis:     excelize.ChartAxis{Font: excelize.Font{Color: "404040", Size: 9}},
 			PlotArea:  excelize.ChartPlotArea{ShowVal: true},
 			Dimension: excelize.ChartDimension{Width: 560, Height: 300},
 		})
