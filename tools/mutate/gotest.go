@@ -43,11 +43,15 @@ type suiteRun struct {
 // these when the mutated tree does not compile.
 var compileError = regexp.MustCompile(`(?m)^\s*\S+\.go:\d+:\d+: `)
 
-// goTest runs `go test -json -count=1` over pkgs in dir with timeout.
-func goTest(ctx context.Context, dir string, pkgs []string, run string, timeout time.Duration) suiteRun {
+// goTest runs `go test -json -count=1` over pkgs in dir with timeout;
+// run and skip are its -run and -skip ("" leaves them out).
+func goTest(ctx context.Context, dir string, pkgs []string, run, skip string, timeout time.Duration) suiteRun {
 	args := []string{"test", "-json", "-count=1", "-timeout", timeout.String()}
 	if run != "" {
 		args = append(args, "-run", run)
+	}
+	if skip != "" {
+		args = append(args, "-skip", skip)
 	}
 	args = append(args, pkgs...)
 	// go test's -timeout ends a hung test binary; this deadline is a

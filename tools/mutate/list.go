@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 )
@@ -20,18 +21,22 @@ type mutation struct {
 	Guards   string   // the guarantee a surviving mutation leaves untested
 	Packages []string // go test patterns, run from the module root
 	Run      string   // optional -run regexp; "" runs every test of Packages
+	Skip     string   // -skip regexp: the list's default unless the entry has its own
+	skipSet  bool     // the entry has a skip: line (possibly empty: skip nothing)
 	Search   string
 	Replace  string
 	line     int // where the entry starts in the list, for messages
 }
 
-// parseList reads the mutation list (see mutations.txt for the format).
-func parseList(r io.Reader, name string) ([]mutation, error) {
+// parseList reads the mutation list (see mutations.txt for the format); it
+// also returns the list's default skip regexp.
+func parseList(r io.Reader, name string) ([]mutation, string, error) {
 	var (
 		out  []mutation
 		cur  *mutation
 		seen = map[string]bool{}
 		n    int
+		defs mutation // the skip: line before the first entry, the default
 	)
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64*1024), 1024*1024)
@@ -44,31 +49,39 @@ func parseList(r io.Reader, name string) ([]mutation, error) {
 		case strings.HasPrefix(line, "[") && strings.HasSuffix(line, "]"):
 			id := strings.TrimSpace(line[1 : len(line)-1])
 			if id == "" || strings.ContainsAny(id, " \t,") {
-				return nil, fmt.Errorf("%s:%d: a mutation id is one word without commas: %q", name, n, id)
+				return nil, "", fmt.Errorf("%s:%d: a mutation id is one word without commas: %q", name, n, id)
 			}
 			if seen[id] {
-				return nil, fmt.Errorf("%s:%d: mutation %q is listed twice", name, n, id)
+				return nil, "", fmt.Errorf("%s:%d: mutation %q is listed twice", name, n, id)
 			}
 			seen[id] = true
 			out = append(out, mutation{ID: id, line: n})
 			cur = &out[len(out)-1]
+		case cur == nil && strings.HasPrefix(line, "skip:"):
+			if err := defs.set(line); err != nil {
+				return nil, "", fmt.Errorf("%s:%d: %w", name, n, err)
+			}
 		case cur == nil:
-			return nil, fmt.Errorf("%s:%d: a field before the first [id] line", name, n)
+			return nil, "", fmt.Errorf("%s:%d: only skip: may come before the first [id] line", name, n)
 		default:
 			if err := cur.set(line); err != nil {
-				return nil, fmt.Errorf("%s:%d: %w", name, n, err)
+				return nil, "", fmt.Errorf("%s:%d: %w", name, n, err)
 			}
 		}
 	}
 	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("reading %s: %w", name, err)
+		return nil, "", fmt.Errorf("reading %s: %w", name, err)
 	}
-	for _, m := range out {
+	for i := range out {
+		m := &out[i]
+		if !m.skipSet {
+			m.Skip = defs.Skip
+		}
 		if err := m.check(); err != nil {
-			return nil, fmt.Errorf("%s:%d: mutation %s: %w", name, m.line, m.ID, err)
+			return nil, "", fmt.Errorf("%s:%d: mutation %s: %w", name, m.line, m.ID, err)
 		}
 	}
-	return out, nil
+	return out, defs.Skip, nil
 }
 
 // set sets the field that line ("key: value") names.
@@ -89,6 +102,8 @@ func (m *mutation) set(line string) error {
 		m.Packages = strings.Fields(val)
 	case "run":
 		m.Run = val
+	case "skip":
+		m.Skip, m.skipSet = val, true
 	case "search", "replace":
 		s, err := strconv.Unquote(val)
 		if err != nil {
@@ -100,12 +115,17 @@ func (m *mutation) set(line string) error {
 			m.Replace = s
 		}
 	default:
-		return fmt.Errorf("unknown field %q (want file, does, guards, packages, run, search or replace)", key)
+		return fmt.Errorf("unknown field %q (want file, does, guards, packages, run, skip, search or replace)", key)
 	}
 	return nil
 }
 
 func (m *mutation) check() error {
+	for _, re := range []string{m.Run, m.Skip} {
+		if _, err := regexp.Compile(re); err != nil {
+			return fmt.Errorf("run: and skip: are go test regexps: %w", err)
+		}
+	}
 	switch {
 	case m.File == "" || filepath.IsAbs(m.File) || strings.Contains(m.File, ".."):
 		return fmt.Errorf("file must be a path inside the module, got %q", m.File)

@@ -8,7 +8,9 @@
 // the code moved, and the entry must be rewritten against it. A mutated
 // tree that does not compile is BUILD-FAILED (counted as killed, but the
 // entry tests nothing). Before the mutations, the same packages run once on
-// the unmutated tree; a test failing there kills no mutation.
+// the unmutated tree (with the list's default skip); a test failing there
+// kills no mutation. A timing-sensitive test that fails now and then on a
+// loaded machine is skipped (skip:) except by the mutations it must kill.
 //
 // The exit status is 1 when a mutation survived, is stale, or could not be
 // run. Run it from the module root:
@@ -83,7 +85,7 @@ func run(ctx context.Context, o options) (int, error) {
 	if err != nil {
 		return 0, fmt.Errorf("the mutation list: %w (pass -file)", err)
 	}
-	all, err := parseList(f, o.file)
+	all, defaultSkip, err := parseList(f, o.file)
 	f.Close()
 	if err != nil {
 		return 0, err
@@ -95,7 +97,7 @@ func run(ctx context.Context, o options) (int, error) {
 	if o.list {
 		return printList(ms, root), nil
 	}
-	results, base, err := runAll(ctx, root, ms, o)
+	results, base, err := runAll(ctx, root, ms, defaultSkip, o)
 	if err != nil {
 		return 0, err
 	}
@@ -112,14 +114,15 @@ func run(ctx context.Context, o options) (int, error) {
 // when one is stale.
 func printList(ms []mutation, root string) int {
 	code := 0
-	fmt.Println("| id | file | mutation | packages | applies |")
-	fmt.Println("|---|---|---|---|---|")
+	fmt.Println("| id | file | mutation | packages | skipped tests | applies |")
+	fmt.Println("|---|---|---|---|---|---|")
 	for _, m := range ms {
 		applies := "yes"
 		if why := m.staleness(root); why != "" {
 			applies, code = "**STALE**: "+why, 1
 		}
-		fmt.Printf("| %s | %s | %s | %s | %s |\n", m.ID, m.File, cell(m.Desc), cell(strings.Join(m.Packages, " ")), cell(applies))
+		fmt.Printf("| %s | %s | %s | %s | %s | %s |\n", m.ID, m.File, cell(m.Desc),
+			cell(strings.Join(m.Packages, " ")), cell(m.Skip), cell(applies))
 	}
 	return code
 }

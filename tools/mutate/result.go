@@ -70,7 +70,7 @@ func classify(r suiteRun, base baseline) (outcome, by string) {
 		timedOut = " (timed out)"
 	}
 	if len(fresh) > 0 {
-		return killed, fresh[0] + timedOut
+		return killed, listTests(fresh) + timedOut
 	}
 	for _, p := range r.failedOutsideTests() {
 		if !base.pkgs[p] {
@@ -87,6 +87,16 @@ func classify(r suiteRun, base baseline) (outcome, by string) {
 		return survived, "only tests that fail without the mutation too: " + strings.Join(r.failed, ", ")
 	}
 	return survived, ""
+}
+
+// listTests names the first failing tests (leaf subtests before their
+// parents, as they fail), at most three.
+func listTests(tests []string) string {
+	const shown = 3
+	if len(tests) <= shown {
+		return strings.Join(tests, ", ")
+	}
+	return strings.Join(tests[:shown], ", ") + fmt.Sprintf(" (+%d more)", len(tests)-shown)
 }
 
 // compileDiagnostic returns the first compiler message of a failed build.
@@ -115,7 +125,7 @@ func writeTable(w io.Writer, results []result, base *suiteRun) {
 		fmt.Fprintf(w, ", errors %d", counts[errored])
 	}
 	fmt.Fprint(w, ".\n\n")
-	fmt.Fprintln(w, "| id | mutation | packages | result | first failing test | time |")
+	fmt.Fprintln(w, "| id | mutation | packages | result | first failing tests | time |")
 	fmt.Fprintln(w, "|---|---|---|---|---|---|")
 	for _, r := range results {
 		took := "-"

@@ -44,7 +44,7 @@ func (w *workArea) slot(i int) string { return filepath.Join(w.dir, fmt.Sprintf(
 func (w *workArea) close() { _ = w.lock.Unlock() }
 
 // runAll runs the baseline and every mutation; results are in list order.
-func runAll(ctx context.Context, root string, ms []mutation, o options) ([]result, *suiteRun, error) {
+func runAll(ctx context.Context, root string, ms []mutation, skip string, o options) ([]result, *suiteRun, error) {
 	area, err := openWorkArea(root)
 	if err != nil {
 		return nil, nil, err
@@ -56,7 +56,7 @@ func runAll(ctx context.Context, root string, ms []mutation, o options) ([]resul
 	}
 	var base *suiteRun
 	if o.baseline {
-		if base, err = runBaseline(ctx, area, root, files, ms, o.timeout); err != nil {
+		if base, err = runBaseline(ctx, area, root, files, ms, skip, o.timeout); err != nil {
 			return nil, nil, err
 		}
 	}
@@ -77,11 +77,13 @@ func runAll(ctx context.Context, root string, ms []mutation, o options) ([]resul
 			}
 		})
 	}
+send:
 	for i := range ms {
-		if ctx.Err() != nil {
-			break
+		select {
+		case jobs <- i:
+		case <-ctx.Done():
+			break send
 		}
-		jobs <- i
 	}
 	close(jobs)
 	wg.Wait()
@@ -92,7 +94,7 @@ func runAll(ctx context.Context, root string, ms []mutation, o options) ([]resul
 }
 
 // runBaseline runs the union of the mutations' packages on an unmutated copy.
-func runBaseline(ctx context.Context, area *workArea, root string, files []string, ms []mutation, timeout time.Duration) (*suiteRun, error) {
+func runBaseline(ctx context.Context, area *workArea, root string, files []string, ms []mutation, skip string, timeout time.Duration) (*suiteRun, error) {
 	var pkgs []string
 	for _, m := range ms {
 		for _, p := range m.Packages {
@@ -101,12 +103,12 @@ func runBaseline(ctx context.Context, area *workArea, root string, files []strin
 			}
 		}
 	}
-	fmt.Fprintf(os.Stderr, "baseline: go test %s on the unmutated tree...\n", strings.Join(pkgs, " "))
+	fmt.Fprintf(os.Stderr, "baseline: go test -skip '%s' %s on the unmutated tree...\n", skip, strings.Join(pkgs, " "))
 	start := time.Now()
 	if err := copyTree(root, area.slot(0), files); err != nil {
 		return nil, err
 	}
-	r := goTest(ctx, area.slot(0), pkgs, "", timeout)
+	r := goTest(ctx, area.slot(0), pkgs, "", skip, timeout)
 	if len(r.buildFailed) > 0 {
 		return nil, fmt.Errorf("the unmutated tree does not build: %s", compileDiagnostic(r))
 	}
@@ -125,6 +127,9 @@ func runOne(ctx context.Context, dir, root string, files []string, m mutation, b
 	if why := m.staleness(root); why != "" {
 		return result{m: m, outcome: stale, by: why}
 	}
+	if err := ctx.Err(); err != nil {
+		return result{m: m, outcome: errored, by: err.Error()}
+	}
 	start := time.Now()
 	if err := copyTree(root, dir, files); err != nil {
 		return result{m: m, outcome: errored, by: err.Error()}
@@ -132,7 +137,7 @@ func runOne(ctx context.Context, dir, root string, files []string, m mutation, b
 	if err := mutateFile(dir, m); err != nil {
 		return result{m: m, outcome: errored, by: err.Error()}
 	}
-	r := goTest(ctx, dir, m.Packages, m.Run, timeout)
+	r := goTest(ctx, dir, m.Packages, m.Run, m.Skip, timeout)
 	outcome, by := classify(r, base)
 	return result{m: m, outcome: outcome, by: by, took: time.Since(start)}
 }
