@@ -131,3 +131,10 @@ bench: build
 # <= in_doubt). Takes a few minutes; not part of `make test`.
 soak:
 	$(GO) run ./tools/soak
+
+# Each source mutation of tools/mutate/mutations.txt applied to a copy of the
+# tree, its test packages run: every mutation must be killed (about 20
+# minutes; not part of CI). MUTATE_FLAGS="-only id1,id2" runs some.
+MUTATE_FLAGS ?=
+mutate:
+	$(GO) run ./tools/mutate $(MUTATE_FLAGS)
