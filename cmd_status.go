@@ -17,14 +17,10 @@ import (
 // It opens the checkpoint read-only, so it can be used while a run writes.
 func (a *app) cmdStatus(ctx context.Context, args []string) int {
 	fs := flag.NewFlagSet("status", flag.ContinueOnError)
-	fs.SetOutput(a.stderr)
 	path := fs.String("checkpoint", "", "the run's checkpoint `FILE` (required)")
 	asJSON := fs.Bool("json", false, "print the billing summary as JSON on stdout")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitOK
-		}
-		return exitUsage
+	if code, ok := a.parseFlags(fs, statusCommand(), args); !ok {
+		return code
 	}
 	if *path == "" {
 		fmt.Fprintln(a.stderr, "cardbatch status: --checkpoint FILE is required (by default it is <output>.checkpoint.db)")

@@ -3,10 +3,12 @@ package pipeline
 import (
 	"context"
 	"fmt"
+	"log/slog"
 
 	"cardbatch/billing"
 	"cardbatch/cache"
 	"cardbatch/cardapi"
+	"cardbatch/cardnum"
 	"cardbatch/checkpoint"
 )
 
@@ -99,6 +101,10 @@ func (c *rowCall) attempt(last bool) Verdict {
 	r.budget.release(out.Billing.CountsAsCharged())
 	r.stats.countCall(out)
 	v := c.settle(out, last)
+	if v.Retry && r.cfg.Logger.Enabled(c.ctx, slog.LevelDebug) {
+		r.cfg.Logger.Debug("retrying", "line", c.it.row.Line, "card", cardnum.Mask(c.it.card),
+			"attempt", c.it.rec.Attempts, "reason", c.it.rec.Error)
+	}
 	if err := c.record(out, v.Retry); err != nil {
 		c.err = err
 		return Verdict{}
