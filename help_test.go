@@ -20,7 +20,7 @@ func TestHelpOnStdout(t *testing.T) {
 		{[]string{"help"}, []string{"Usage:", "cardbatch run", "Examples:"}},
 		{[]string{"run", "-h"}, []string{"cardbatch run --input FILE --output FILE", "Input:", "  --input FILE", "Output:", "  --output FILE",
 			"Checkpoint and resume:", "Pacing:", "  --rate N", "Spend:", "  --max-charged N", "Cache:", "  --cache FILE",
-			"Security:", "  --token-file FILE", "Logging:", "  -q ", "  -v ", "  --log-level VALUE", "  --progress-every D",
+			"Security:", "  --token-file FILE", "Logging:", "  -q ", "  -v ", "  --log-level LEVEL", "  --progress-every D",
 			"Metrics:", "  --metrics-push URL", "Simulator:", "  --simulate ", "Examples:", "cardbatch run --simulate",
 			"Environment:", "CARDBATCH_MAX_CHARGED=5000", "Exit codes:"}},
 		{[]string{"run", "--help"}, []string{"Usage:", "Input:", "Examples:"}},

@@ -187,7 +187,7 @@ func (l levelFlag) Set(v string) error {
 
 // bindLevelFlags adds --log-level (into level) with -q and -v to fs.
 func bindLevelFlags(fs *flag.FlagSet, level *string) {
-	fs.StringVar(level, "log-level", "info", "the least severe log lines shown: debug, info, warn or error")
+	fs.StringVar(level, "log-level", "info", "show log lines of this `LEVEL` and above: debug, info, warn or error")
 	fs.Var(levelFlag{fs, "error"}, "q", "quiet: errors and the one-line result only (--log-level error)")
 	fs.Var(levelFlag{fs, "debug"}, "v", "verbose: also a line per retry, with the masked card (--log-level debug)")
 }
