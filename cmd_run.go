@@ -53,6 +53,8 @@ type runFlags struct {
 	maxCharged                                        int64
 	maxWait                                           time.Duration
 	shard                                             string
+	logLevel                                          string
+	progressEvery                                     time.Duration
 }
 
 func (a *app) runFlagSet(f *runFlags) *flag.FlagSet {
@@ -104,6 +106,8 @@ func (a *app) runFlagSet(f *runFlags) *flag.FlagSet {
 	fs.Var(f.metricsLabels, "metrics-label", "a `name=value` label for every series and the Pushgateway's grouping key (repeatable)")
 	fs.Float64Var(&f.price, "price", 0, "price of one charged call, for estimated_cost in the summary and the dry run")
 	fs.StringVar(&f.shard, "shard", "", "process only shard `K/N` of the input (cards split by their keyed hash; needs $CARDBATCH_HMAC_KEY, the same on every shard; also $CARDBATCH_SHARD); join the shards with cardbatch merge")
+	bindLevelFlags(fs, &f.logLevel)
+	fs.DurationVar(&f.progressEvery, "progress-every", 10*time.Second, "without a progress bar: a progress log line every `D`")
 	return fs
 }
 
@@ -130,17 +134,10 @@ func (a *app) cmdRun(ctx context.Context, args []string) int {
 		fmt.Fprintf(a.stderr, "cardbatch run: %v\n", err)
 		return exitUsage
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitOK
-		}
-		return exitUsage
+	if code, ok := a.parseFlags(fs, runCommand(), args); !ok {
+		return code
 	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(a.stderr, "cardbatch run: unexpected argument %q (flags come as --name value)\n", fs.Arg(0))
-		return exitUsage
-	}
-	log, err := newLogger(a.stderr, f.logFormat, a.red.attr)
+	log, err := newLogger(a.stderr, f.logFormat, f.logLevel, a.red.attr)
 	if err != nil {
 		fmt.Fprintf(a.stderr, "cardbatch run: %v\n", err)
 		return exitUsage
@@ -411,10 +408,10 @@ func (a *app) run(ctx context.Context, f *runFlags, log *slog.Logger) (int, erro
 	}
 
 	var reporter pipeline.Reporter
-	if a.stderrIsTerminal && !f.noProgress {
+	if a.stderrIsTerminal && !f.noProgress && log.Enabled(ctx, slog.LevelInfo) {
 		reporter = newBarReporter(a.stderr)
 	} else {
-		reporter = newLogReporter(log, 10*time.Second)
+		reporter = newLogReporter(log, f.progressEvery)
 	}
 
 	mx, err := startMetrics(ctx, f, store, log)
@@ -453,7 +450,9 @@ func (a *app) run(ctx context.Context, f *runFlags, log *slog.Logger) (int, erro
 	if err := sinks.WriteSummaryJSON(f.summary, res.Summary, 0o600); err != nil {
 		return exitFatal, fmt.Errorf("write summary: %w", err)
 	}
-	if f.logFormat == "json" {
+	if !log.Enabled(ctx, slog.LevelWarn) {
+		a.resultLine(f, res) // -q: the one line instead of the table
+	} else if f.logFormat == "json" {
 		// stderr holds only JSON lines: the summary is one record, numbers as numbers.
 		log.Info("summary", "outcome", string(res.Outcome), "summary", res.Summary)
 	} else {

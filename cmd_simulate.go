@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 
@@ -12,15 +11,11 @@ import (
 // cmdSimulate serves the built-in API simulator until interrupted.
 func (a *app) cmdSimulate(ctx context.Context, args []string) int {
 	fs := flag.NewFlagSet("simulate", flag.ContinueOnError)
-	fs.SetOutput(a.stderr)
 	addr := fs.String("addr", "127.0.0.1:8080", "listen `HOST:PORT`")
 	var cfg sim.Config
 	sim.BindFlags(fs, &cfg)
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitOK
-		}
-		return exitUsage
+	if code, ok := a.parseFlags(fs, simulateCommand(), args); !ok {
+		return code
 	}
 	if err := cfg.LoadKeys(); err != nil {
 		fmt.Fprintf(a.stderr, "cardbatch simulate: %v\n", err)

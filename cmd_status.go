@@ -18,15 +18,11 @@ import (
 // It opens the checkpoint read-only, so it can be used while a run writes.
 func (a *app) cmdStatus(ctx context.Context, args []string) int {
 	fs := flag.NewFlagSet("status", flag.ContinueOnError)
-	fs.SetOutput(a.stderr)
 	path := fs.String("checkpoint", "", "the run's checkpoint `FILE` (required)")
 	asJSON := fs.Bool("json", false, "print the billing summary as JSON on stdout")
 	lang := fs.String("lang", "en", "language of the printed summary: en or zh (the JSON keys stay English)")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitOK
-		}
-		return exitUsage
+	if code, ok := a.parseFlags(fs, statusCommand(), args); !ok {
+		return code
 	}
 	if *lang != "en" && *lang != "zh" {
 		fmt.Fprintf(a.stderr, "cardbatch status: --lang must be en or zh, not %q\n", *lang)

@@ -11,18 +11,23 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"slices"
+	"strconv"
+	"strings"
 	"syscall"
 
 	"cardbatch/cardnum"
 )
 
-// version is set at build time (-ldflags "-X main.version=...").
+// version is set at build time (-ldflags "-X main.version=..."); the commit
+// is the one Go stamps from git (see versionInfo).
 var version = "dev"
 
 // Exit codes of the command-line contract (cli.md).
@@ -74,7 +79,7 @@ func (a *app) main(ctx context.Context, args []string) (code int) {
 		}
 	}()
 	if len(args) == 0 {
-		a.usage()
+		fmt.Fprint(a.stderr, topUsage)
 		return exitUsage
 	}
 	switch args[0] {
@@ -87,36 +92,40 @@ func (a *app) main(ctx context.Context, args []string) (code int) {
 	case "merge":
 		return a.cmdMerge(ctx, args[1:])
 	case "version", "--version", "-version":
-		fmt.Fprint(a.stdout, versionInfo(version))
-		return exitOK
+		return a.cmdVersion(args[1:])
 	case "help", "-h", "--help", "-help":
-		a.usage()
+		if len(args) > 1 && args[1] != "help" && slices.Contains(commandNames(), args[1]) {
+			return a.main(ctx, []string{args[1], "-h"})
+		}
+		fmt.Fprint(a.stdout, topUsage)
 		return exitOK
 	}
-	fmt.Fprintf(a.stderr, "cardbatch: unknown command %q\n\n", args[0])
-	a.usage()
+	if best := closest(commandNames(), args[0]); best != "" {
+		fmt.Fprintf(a.stderr, "cardbatch: unknown command %q: did you mean %s? (cardbatch -h lists the commands)\n", a.scrub(args[0]), best)
+	} else {
+		fmt.Fprintf(a.stderr, "cardbatch: unknown command %q (cardbatch -h lists the commands)\n", a.scrub(args[0]))
+	}
 	return exitUsage
 }
 
-func (a *app) usage() {
-	fmt.Fprint(a.stderr, `cardbatch enriches CSV and XLSX files of bank card numbers through the
-Bank Card Basic Information Query API (check-1e).
-
-Usage:
-  cardbatch run      --input FILE --output FILE [flags]   enrich a CSV or XLSX file
-  cardbatch status   --checkpoint FILE [--json]           progress and billing of a run
-  cardbatch simulate --addr 127.0.0.1:8080 [flags]        serve the built-in API simulator
-  cardbatch merge    --output FILE CHECKPOINT...          join the shards (run --shard K/N) of one input
-  cardbatch version
-
-Run 'cardbatch COMMAND -h' for a command's flags. The API token comes from
-$ACEDATA_TOKEN or --token-file FILE, never from a flag value.
-`)
+// cmdVersion prints the version, the commit, the Go version and OS/arch.
+func (a *app) cmdVersion(args []string) int {
+	fs := flag.NewFlagSet("version", flag.ContinueOnError)
+	if code, ok := a.parseFlags(fs, versionCommand(), args); !ok {
+		return code
+	}
+	fmt.Fprint(a.stdout, versionInfo(version))
+	return exitOK
 }
 
-// newLogger returns the stderr logger in the chosen format.
-func newLogger(w io.Writer, format string, replace func([]string, slog.Attr) slog.Attr) (*slog.Logger, error) {
-	opts := &slog.HandlerOptions{Level: slog.LevelInfo, ReplaceAttr: replace}
+// newLogger returns the stderr logger in the chosen format and level
+// (debug, info, warn or error).
+func newLogger(w io.Writer, format, level string, replace func([]string, slog.Attr) slog.Attr) (*slog.Logger, error) {
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(level)); err != nil || !slices.Contains([]string{"debug", "info", "warn", "error"}, strings.ToLower(level)) {
+		return nil, fmt.Errorf("--log-level must be debug, info, warn or error, not %q", level)
+	}
+	opts := &slog.HandlerOptions{Level: lv, ReplaceAttr: replace}
 	switch format {
 	case "", "text":
 		return slog.New(slog.NewTextHandler(w, opts)), nil
@@ -124,6 +133,34 @@ func newLogger(w io.Writer, format string, replace func([]string, slog.Attr) slo
 		return slog.New(slog.NewJSONHandler(w, opts)), nil
 	}
 	return nil, fmt.Errorf("--log-format must be text or json, not %q", format)
+}
+
+// levelFlag is a shorthand for --log-level (-q is error, -v is debug): it
+// sets --log-level itself, so the last of them on the command line wins and
+// CARDBATCH_LOG_LEVEL never overrides it.
+type levelFlag struct {
+	fs    *flag.FlagSet
+	level string
+}
+
+func (l levelFlag) String() string   { return "" }
+func (l levelFlag) IsBoolFlag() bool { return true }
+func (l levelFlag) Set(v string) error {
+	on, err := strconv.ParseBool(v)
+	if err != nil {
+		return errors.New("parse error")
+	}
+	if !on {
+		return nil
+	}
+	return l.fs.Set("log-level", l.level)
+}
+
+// bindLevelFlags adds --log-level (into level) with -q and -v to fs.
+func bindLevelFlags(fs *flag.FlagSet, level *string) {
+	fs.StringVar(level, "log-level", "info", "show log lines of this `LEVEL` and above: debug, info, warn or error")
+	fs.Var(levelFlag{fs, "error"}, "q", "quiet: errors and the one-line result only (--log-level error)")
+	fs.Var(levelFlag{fs, "debug"}, "v", "verbose: also a line per retry, with the masked card (--log-level debug)")
 }
 
 // scrub makes text of unknown origin safe to show (see redactor).

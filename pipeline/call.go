@@ -3,6 +3,7 @@ package pipeline
 import (
 	"context"
 	"fmt"
+	"log/slog"
 
 	"cardbatch/billing"
 	"cardbatch/cache"
@@ -101,6 +102,10 @@ func (c *rowCall) attempt(last bool) Verdict {
 	r.stats.countCall(out)
 	v := c.settle(out, last)
 	v.Answered, v.NoAnswer, v.What = heardFrom(out)
+	if v.Retry && r.cfg.Logger.Enabled(c.ctx, slog.LevelDebug) {
+		r.cfg.Logger.Debug("retrying", "line", c.it.row.Line, "card", cardnum.Mask(c.it.card),
+			"attempt", c.it.rec.Attempts, "reason", c.it.rec.Error)
+	}
 	if err := c.record(out, v.Retry); err != nil {
 		c.err = err
 		return Verdict{}
