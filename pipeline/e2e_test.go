@@ -909,3 +909,47 @@ func docBilling(result string) string {
 func docTypeName(t int) string {
 	return map[int]string{1: "debit", 2: "credit", 3: "prepaid", 4: "quasi-credit"}[t]
 }
+
+// lostAnswers is an API whose every answer is lost after the request was
+// written: each call may have been charged.
+type lostAnswers struct{ calls atomic.Int64 }
+
+func (l *lostAnswers) Check(context.Context, string) cardapi.Outcome {
+	l.calls.Add(1)
+	return cardapi.Outcome{Kind: cardapi.KindRetryable, Billing: billing.Unknown, Sent: true,
+		Err: errors.New("connection reset after the request was written")}
+}
+
+// A row whose every call lost its answer says billing in_doubt in the
+// output (not charged, not free), and the summary counts every such call in
+// doubt.
+func TestRowsWithLostAnswersSayInDoubt(t *testing.T) {
+	dir := t.TempDir()
+	fx := writeCSV(t, dir, 60, 81)
+	e := newEnv(t, sim.Config{Seed: 81})
+	out := filepath.Join(dir, "out.csv")
+	caller := &lostAnswers{}
+	res, err := runOnce(t, e, fx.path, runOpts{output: out, caller: caller, retries: 1})
+	if err != nil || res.Outcome != pipeline.FailedRows {
+		t.Fatalf("%+v %v", res, err)
+	}
+	recs := readCSV(t, out)
+	col := colIndex(t, recs[0])
+	inDoubt := 0
+	for i, r := range recs[1:] {
+		switch r[col["status"]] {
+		case "failed":
+			if r[col["billing"]] != "in_doubt" || r[col["result"]] != "" {
+				t.Fatalf("row %d: billing %q result %q, want in_doubt and no result", i+1, r[col["billing"]], r[col["result"]])
+			}
+			inDoubt++
+		case "duplicate", "invalid":
+		default:
+			t.Fatalf("row %d: status %q", i+1, r[col["status"]])
+		}
+	}
+	if inDoubt == 0 || res.Summary.InDoubt != caller.calls.Load() || res.Summary.ChargedCalls != 0 {
+		t.Fatalf("%d rows in doubt; summary in_doubt %d charged %d, calls made %d",
+			inDoubt, res.Summary.InDoubt, res.Summary.ChargedCalls, caller.calls.Load())
+	}
+}

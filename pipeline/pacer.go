@@ -37,6 +37,7 @@ type Pacer struct {
 	max   float64       // configured rate, 0 = unlimited
 	floor float64
 	now   func() time.Time
+	sleep func(ctx context.Context, d time.Duration) error // between attempts
 
 	mu         sync.Mutex
 	cur        float64   // current rate
@@ -70,7 +71,7 @@ const (
 // NewPacer returns a pacer at ratePerSec calls per second with the given
 // burst; ratePerSec <= 0 means unlimited (no bucket, no pauses).
 func NewPacer(ratePerSec float64, burst int) *Pacer {
-	p := &Pacer{max: ratePerSec, cur: ratePerSec, now: time.Now, RetryBase: time.Second, RetryMax: 16 * time.Second}
+	p := &Pacer{max: ratePerSec, cur: ratePerSec, now: time.Now, sleep: sleepCtx, RetryBase: time.Second, RetryMax: 16 * time.Second}
 	if ratePerSec > 0 {
 		if burst < 1 {
 			burst = 1
@@ -123,13 +124,21 @@ func (p *Pacer) Call(ctx context.Context, retries int, attempt func(last bool) V
 			p.Success()
 			delay = max(delay, v.RetryAfter)
 		}
-		t := time.NewTimer(delay)
-		select {
-		case <-t.C:
-		case <-ctx.Done():
-			t.Stop()
-			return ctx.Err()
+		if err := p.sleep(ctx, delay); err != nil {
+			return err
 		}
+	}
+}
+
+// sleepCtx sleeps d, or returns ctx's error if ctx ends first.
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
 	}
 }
 

@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"context"
 	"math/rand/v2"
 	"testing"
 	"time"
@@ -82,5 +83,42 @@ func TestPacerUnlimited(t *testing.T) {
 	p.Success()
 	if p.Rate() != 0 {
 		t.Errorf("rate %v", p.Rate())
+	}
+}
+
+// Between the attempts of one call, Call sleeps what the API asked: a 429's
+// Retry-After (at least), a 5xx's Retry-After when longer than the backoff,
+// else the backoff (RetryBase·2^(n-1) plus up to RetryBase of jitter).
+func TestCallSleepsWhatTheAPIAsks(t *testing.T) {
+	tests := []struct {
+		name     string
+		verdict  Verdict
+		min, max time.Duration // of the one sleep
+	}{
+		{"429 with Retry-After 7s", Verdict{Retry: true, TooMany: true, RetryAfter: 7 * time.Second}, 7 * time.Second, 7 * time.Second},
+		{"429 without Retry-After waits a second", Verdict{Retry: true, TooMany: true}, time.Second, time.Second},
+		{"5xx with a Retry-After longer than the backoff", Verdict{Retry: true, RetryAfter: 5 * time.Second}, 5 * time.Second, 5 * time.Second},
+		{"busy: the backoff", Verdict{Retry: true}, 100 * time.Millisecond, 200 * time.Millisecond},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := NewPacer(0, 1)
+			p.RetryBase, p.RetryMax = 100*time.Millisecond, time.Second
+			var slept []time.Duration
+			p.sleep = func(_ context.Context, d time.Duration) error { slept = append(slept, d); return nil }
+			n := 0
+			err := p.Call(context.Background(), 5, func(bool) Verdict {
+				if n++; n == 1 {
+					return tt.verdict
+				}
+				return Verdict{}
+			})
+			if err != nil || n != 2 || len(slept) != 1 {
+				t.Fatalf("err %v, %d attempts, sleeps %v", err, n, slept)
+			}
+			if slept[0] < tt.min || slept[0] > tt.max {
+				t.Fatalf("slept %v between the attempts, want %v..%v", slept[0], tt.min, tt.max)
+			}
+		})
 	}
 }
