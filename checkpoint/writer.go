@@ -58,6 +58,9 @@ type Writer struct {
 	ops      chan op
 	done     chan struct{} // closed when the writer goroutine has stopped
 	failed   chan struct{} // closed when err is set
+	// hurry asks the writer to commit what it holds now, rather than at the
+	// end of its linger: someone waits for a record to be durable.
+	hurry chan struct{}
 	failOnce sync.Once
 	mu       sync.Mutex
 	err      error
@@ -86,7 +89,7 @@ func (s *Store) NewWriter(ctx context.Context, attempt int) (*Writer, error) {
 	if s.journal == nil {
 		return nil, errNoJournal
 	}
-	w := &Writer{s: s, attempt: attempt, ops: make(chan op, 4096), done: make(chan struct{}), failed: make(chan struct{}),
+	w := &Writer{s: s, attempt: attempt, ops: make(chan op, 4096), done: make(chan struct{}), failed: make(chan struct{}), hurry: make(chan struct{}, 1),
 		byResult: map[string]int64{}, byStatus: map[string]int64{},
 		durable: make([]atomic.Uint64, s.journal.slots), wake: make([]chan struct{}, s.journal.slots)}
 	for i := range w.wake {
@@ -202,6 +205,7 @@ func (sl *Slot) wait(ctx context.Context) error {
 		return err
 	}
 	for w.durable[sl.i].Load() < sl.seq {
+		w.hurryUp()
 		select {
 		case <-w.wake[sl.i]:
 		case <-w.failed:
@@ -309,6 +313,67 @@ func (w *Writer) send(o op) (err error) {
 
 const maxBatch = 4096
 
+// linger is how long the writer holds a small batch for more records
+// before it commits, unless someone waits for one of them: at the API's
+// rates (tens of answers a second) one transaction then carries several
+// answers instead of one.
+const linger = 100 * time.Millisecond
+
+// Ready returns once every record queued through the slot is committed:
+// a worker calls it before it takes its turn at the rate limit, so that
+// Begin never waits on the checkpoint between the turn and the call.
+func (sl *Slot) Ready(ctx context.Context) error { return sl.wait(ctx) }
+
+// hurryUp asks the writer to commit now.
+func (w *Writer) hurryUp() {
+	select {
+	case w.hurry <- struct{}{}:
+	default:
+	}
+}
+
+// gather adds to batch what is queued now and, unless someone waits,
+// what arrives within linger. It reports whether the writer must stop
+// after this batch (ops closed or a journal write failed).
+func (w *Writer) gather(batch []op) ([]op, bool) {
+	var timer *time.Timer
+	urgent := batch[0].ack != nil // a Flush waits
+	for len(batch) < maxBatch {
+		select {
+		case o, ok := <-w.ops:
+			if !ok {
+				return batch, true
+			}
+			batch = append(batch, o)
+			urgent = urgent || o.ack != nil
+			continue
+		default:
+		}
+		if urgent {
+			return batch, false
+		}
+		if timer == nil {
+			timer = time.NewTimer(linger)
+			defer timer.Stop()
+		}
+		select {
+		case o, ok := <-w.ops:
+			if !ok {
+				return batch, true
+			}
+			batch = append(batch, o)
+			urgent = o.ack != nil
+		case <-w.hurry:
+			return batch, false
+		case <-timer.C:
+			return batch, false
+		case <-w.failed:
+			return batch, true
+		}
+	}
+	return batch, false
+}
+
 func (w *Writer) loop() {
 	defer close(w.done)
 	defer func() {
@@ -328,19 +393,8 @@ func (w *Writer) loop() {
 		if !ok {
 			return
 		}
-		batch = append(batch[:0], o)
-	drain:
-		for len(batch) < maxBatch {
-			select {
-			case o, ok := <-w.ops:
-				if !ok {
-					break drain
-				}
-				batch = append(batch, o)
-			default:
-				break drain
-			}
-		}
+		var last bool
+		batch, last = w.gather(append(batch[:0], o))
 		t0 := time.Now()
 		err := w.commit(batch)
 		w.busy.Add(int64(time.Since(t0)))
@@ -360,9 +414,12 @@ func (w *Writer) loop() {
 				}
 			}
 		}
-		if err != nil {
+		if err != nil || last && w.Err() != nil {
 			// Stop now: whoever waits on the writer has been woken by
 			// fail, and whatever is still queued is never written.
+			return
+		}
+		if last {
 			return
 		}
 	}

@@ -54,26 +54,18 @@ func runAttempt(ctx context.Context, cfg *Config, attempt int, recorded string, 
 func (r *runner) attempt(ctx context.Context, done *checkpoint.Bitset, recorded string) (*attemptOutput, error) {
 	cfg := r.cfg
 	src := cfg.Source
-	// The total, as soon as it is known, for the progress and for status
-	// (recorded in the checkpoint; the end of the input sets it again).
-	r.stats.total.Store(int64(src.TotalHint()))
-	if n := src.TotalHint(); n >= 0 {
-		if err := cfg.Store.SetTotalRows(ctx, n); err != nil {
-			return nil, fmt.Errorf("checkpoint: %w", err)
-		}
-	} else if cfg.CountRows != nil {
-		cctx, cancel := context.WithCancel(ctx)
-		defer cancel()
-		go func() {
-			if n, err := cfg.CountRows(cctx); err == nil && r.stats.total.CompareAndSwap(-1, int64(n)) {
-				_ = cfg.Store.SetTotalRows(cctx, n) // status shows "unknown" until the end instead
-			}
-		}()
-	}
 	sink, err := cfg.CreateSink()
 	if err != nil {
 		return nil, err
 	}
+	// Counted after the sink is made: an XLSX sink that keeps the workbook
+	// reads the card sheet once, and the two would share the cores.
+	stopCount, err := r.countTotal(ctx, src)
+	if err != nil {
+		sink.Abort()
+		return nil, err
+	}
+	defer stopCount()
 	out := &attemptOutput{sink: sink}
 	var prior *priorRows
 	if done.Len() > 0 {
@@ -93,6 +85,29 @@ func (r *runner) attempt(ctx context.Context, done *checkpoint.Bitset, recorded 
 		return out, cfg.Store.SetTotalRows(ctx, c.rows)
 	}
 	return out, nil
+}
+
+// countTotal records the input's row count, for the progress and for
+// status, as soon as it is known: at once when the source can tell, else
+// from a counting pass beside the run (the end of the input sets it again).
+func (r *runner) countTotal(ctx context.Context, src Source) (stop func(), err error) {
+	cfg := r.cfg
+	r.stats.total.Store(int64(src.TotalHint()))
+	if n := src.TotalHint(); n >= 0 {
+		if err := cfg.Store.SetTotalRows(ctx, n); err != nil {
+			return nil, fmt.Errorf("checkpoint: %w", err)
+		}
+		return func() {}, nil
+	}
+	cctx, cancel := context.WithCancel(ctx)
+	if cfg.CountRows != nil {
+		go func() {
+			if n, err := cfg.CountRows(cctx); err == nil && r.stats.total.CompareAndSwap(-1, int64(n)) {
+				_ = cfg.Store.SetTotalRows(cctx, n) // status shows "unknown" until the end instead
+			}
+		}()
+	}
+	return cancel, nil
 }
 
 // settleOutcome decides how an attempt that ran the stages ended: an output

@@ -49,6 +49,12 @@ type rowCall struct {
 // recorded as data.
 func (r *runner) callRow(ctx context.Context, sl slot, it *item) error {
 	c := &rowCall{r: r, it: it, sl: sl, ctx: ctx}
+	// The slot's last record is made durable before the turn at the rate
+	// limit is taken, so nothing waits on the checkpoint between the turn
+	// and the call (calls that waited would leave together).
+	if err := sl.Ready(r.dctx); err != nil && r.dctx.Err() == nil {
+		return err
+	}
 	err := r.pacer.Call(r.dctx, r.cfg.Retries, c.attempt)
 	switch {
 	case c.err != nil:

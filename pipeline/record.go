@@ -19,6 +19,7 @@ type recorder interface {
 // no longer in flight. Begin and End block until earlier records are
 // committed.
 type slot interface {
+	Ready(ctx context.Context) error
 	Begin(ctx context.Context, idx int) error
 	Record(rec checkpoint.RowRecord, call *checkpoint.CallRecord) error
 	End(ctx context.Context) error
@@ -40,3 +41,4 @@ func (nopRecorder) Record(checkpoint.RowRecord, *checkpoint.CallRecord) error { 
 func (nopRecorder) Slot(int) slot                                             { return nopRecorder{} }
 func (nopRecorder) Begin(context.Context, int) error                          { return nil }
 func (nopRecorder) End(context.Context) error                                 { return nil }
+func (nopRecorder) Ready(context.Context) error                               { return nil }
