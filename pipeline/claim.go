@@ -74,7 +74,7 @@ type pool struct {
 	jobs      chan *item
 	open      atomic.Int64 // rows handed over and not settled, plus one until the preparer ends
 	closeOnce sync.Once
-	drained   chan struct{} // closed with jobs
+	drained   chan struct{}   // closed with jobs
 	failed    <-chan struct{} // closed when a stage failed: workers take what is queued, then end
 
 	mu       sync.Mutex
