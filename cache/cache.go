@@ -5,10 +5,12 @@
 //
 // Several runs may share one cache at once, on one machine or many:
 //
-//   - Answers are written through: Put queues an answer for at most
-//     putDelay, then one short transaction stores every queued answer, so a
-//     killed run loses at most the answers of its last fraction of a second
-//     and a concurrent run finds an answer within about putDelay.
+//   - Answers are written through: Put returns once the answer is
+//     committed (concurrent Puts share one short transaction). The
+//     pipeline puts an answer before it records the row in its checkpoint,
+//     so a killed run loses no answer it recorded: a call whose answer is
+//     not in the cache is still in the killed run's in-flight journal
+//     (counted in doubt).
 //   - Claims: before a run calls for a card it claims it (Acquire): a lease
 //     row naming the run (host, pid, start) that expires unless renewed.
 //     Another run that meets a live claim does not call; it waits for the
@@ -57,11 +59,6 @@ func Cacheable(result string) bool {
 	return false
 }
 
-// putDelay is how long Put lets answers gather before it stores them: the
-// most answers a killed run can lose, and about how long another run waits
-// to find them.
-const putDelay = 200 * time.Millisecond
-
 // Cache is an open answer cache. Its methods are safe for concurrent use.
 type Cache struct {
 	db    *sql.DB
@@ -70,12 +67,9 @@ type Cache struct {
 	name  string // the file, or the URL with its password masked
 	owner string // this process, as its claims name it
 
-	mu      sync.Mutex
-	pending []Entry
-	timer   *time.Timer // armed while answers are pending
-	putErr  error       // the last background write's failure, for the next Put
-
-	wmu sync.Mutex // one write of pending answers at a time
+	mu        sync.Mutex
+	gathering *batch     // answers waiting for the writer
+	wmu       sync.Mutex // one writer at a time
 
 	stmtOnce  sync.Once
 	batchStmt *sql.Stmt
@@ -224,60 +218,69 @@ func fresh(e Entry, maxAge time.Duration) bool {
 	return time.Since(e.At) <= maxAge && Cacheable(e.Result)
 }
 
-// Put queues an answer and returns at once; within putDelay it is stored
-// (with this run's claim on the card released in the same transaction) and
-// every run sharing the cache finds it. Answers that may not be cached are
-// ignored. A failure to store is returned by the next Put or Flush.
+// Put stores an answer, with this run's claim on its card released in the
+// same transaction, and returns once it is committed: every run sharing
+// the cache finds it from then on. Concurrent Puts share transactions (a
+// group commit: one writer at a time writes every answer that gathered
+// while it waited). Answers that may not be cached are ignored.
 func (c *Cache) Put(ctx context.Context, e Entry) error {
 	if !Cacheable(e.Result) {
 		return nil
 	}
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.pending = append(c.pending, e)
-	if c.timer == nil {
-		c.timer = time.AfterFunc(putDelay, func() {
-			if err := c.store(context.WithoutCancel(ctx)); err != nil {
-				c.mu.Lock()
-				c.putErr = err
-				c.mu.Unlock()
-			}
-		})
+	if c.gathering == nil {
+		c.gathering = &batch{done: make(chan struct{})}
 	}
-	err := c.putErr
-	c.putErr = nil
-	return err
-}
-
-// Flush stores the queued answers now: after it, lookups (of every run)
-// find every answer Put before it.
-func (c *Cache) Flush(ctx context.Context) error {
-	err := c.store(ctx)
-	c.mu.Lock()
-	if err == nil {
-		err = c.putErr
-	}
-	c.putErr = nil
+	b := c.gathering
+	b.entries = append(b.entries, e)
 	c.mu.Unlock()
-	return err
+	c.commit(ctx, b)
+	return b.err
 }
 
-// store writes the queued answers in one transaction, in key order, and
-// releases this run's claims on their cards.
-func (c *Cache) store(ctx context.Context) error {
+// batch is answers written in one transaction, and its outcome (set before
+// done is closed).
+type batch struct {
+	entries []Entry
+	done    chan struct{}
+	err     error
+}
+
+// commit writes b unless a concurrent commit already has; it returns once
+// b is written.
+func (c *Cache) commit(ctx context.Context, b *batch) {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
+	select {
+	case <-b.done:
+		return
+	default:
+	}
 	c.mu.Lock()
-	batch := c.pending
-	c.pending = nil
-	if c.timer != nil {
-		c.timer.Stop()
-		c.timer = nil
+	if c.gathering == b {
+		c.gathering = nil // later answers gather in a new batch
 	}
 	c.mu.Unlock()
-	if len(batch) == 0 {
+	b.err = c.store(ctx, b.entries)
+	close(b.done)
+}
+
+// Flush returns once every answer Put so far is stored (Put itself only
+// returns then: Flush is for callers that Put from other goroutines).
+func (c *Cache) Flush(ctx context.Context) error {
+	c.mu.Lock()
+	b := c.gathering
+	c.mu.Unlock()
+	if b == nil {
 		return nil
 	}
+	c.commit(ctx, b)
+	return b.err
+}
+
+// store writes answers in one transaction, in key order, and releases this
+// run's claims on their cards.
+func (c *Cache) store(ctx context.Context, batch []Entry) error {
 	tx, err := c.db.BeginTx(ctx, nil)
 	if err != nil {
 		return c.wrap(err)

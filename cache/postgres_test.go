@@ -57,7 +57,7 @@ func TestPostgres(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		if e := waitFor(t, reader, 2, mac(1), mac(2))[string(mac(1))]; e.AccountBank != "new" {
+		if e := mustGet(t, reader, 2, mac(1), mac(2))[string(mac(1))]; e.AccountBank != "new" {
 			t.Fatalf("card 1: %+v, want the newer answer", e)
 		}
 	})

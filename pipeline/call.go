@@ -191,7 +191,10 @@ func (c *rowCall) record(out cardapi.Outcome, retry bool) error {
 	return nil
 }
 
-// cacheAnswer stores a final answer in the shared cache as it arrives.
+// cacheAnswer stores a final answer in the shared cache as it arrives,
+// before the row is recorded: a run killed in between has the row in its
+// in-flight journal (in doubt), so no recorded answer is missing from the
+// cache.
 func (r *runner) cacheAnswer(ctx context.Context, it *item, a cardapi.Answer) {
 	if r.cfg.Cache == nil || it.cacheMAC == nil || !cache.Cacheable(a.Result) {
 		return

@@ -53,8 +53,8 @@ type Sink interface {
 
 // AnswerCache is the answer cache shared across runs. GetMany never
 // returns an answer older than maxAge (hits are keyed by string(mac)); Put
-// stores an answer within a fraction of a second (and releases this run's
-// claim on the card), and Flush stores what is queued now. Acquire and
+// returns once the answer is stored (and this run's claim on the card
+// released), and Flush once every answer Put by other goroutines is. Acquire and
 // Release are the claims that make concurrent runs pay once per card
 // (claim.go). All methods are safe for concurrent use.
 type AnswerCache interface {
