@@ -42,7 +42,7 @@ type runFlags struct {
 	metricsLabels                                     labelsFlag
 	encryptCard, encryptionArray                      bool
 	encryptionKey, cpuProfile                         string
-	cachePath                                         string
+	cachePath, cacheURLFile, cacheKeyFile             string
 	cacheTTL                                          time.Duration
 	price                                             float64
 	simFaults                                         string
@@ -90,7 +90,9 @@ func (a *app) runFlagSet(f *runFlags) *flag.FlagSet {
 	fs.StringVar(&f.encryptionKey, "encryption-key", "", "the verification center's RSA public key `FILE` (PKCS#1 \"RSA PUBLIC KEY\" PEM) for --encrypt-card")
 	fs.BoolVar(&f.encryptionArray, "encryption-array", false, "with --encrypt-card: send `encryption` as an array of one object (the gateway's OpenAPI form)")
 	fs.StringVar(&f.cpuProfile, "cpuprofile", "", "write a CPU profile of the run to `FILE` (for go tool pprof)")
-	fs.StringVar(&f.cachePath, "cache", "", "answer cache `FILE` shared across runs (default: the user's cache folder, cardbatch/answers.db)")
+	fs.StringVar(&f.cachePath, "cache", "", "answer cache `FILE` shared across runs, or a team cache's postgres://user:pass@host:port/db URL (default: $CARDBATCH_CACHE, else the user's cache folder, cardbatch/answers.db)")
+	fs.StringVar(&f.cacheURLFile, "cache-url-file", "", "read the team cache's postgres:// URL from `FILE` (mode 0600), so its password is not on the command line")
+	fs.StringVar(&f.cacheKeyFile, "cache-key-file", "", "the HMAC key `FILE` of a PostgreSQL cache, the same on every machine sharing it (or $CARDBATCH_HMAC_KEY)")
 	fs.BoolVar(&f.noCache, "no-cache", false, "do not use the answer cache")
 	fs.DurationVar(&f.cacheTTL, "cache-ttl", 30*24*time.Hour, "reuse cached answers younger than this (0 disables the cache)")
 	fs.StringVar(&f.lang, "lang", "en", "language of the added column names, the Summary sheet, the printed summary and account_type_name: en or zh")
@@ -297,17 +299,17 @@ func (a *app) run(ctx context.Context, f *runFlags, log *slog.Logger) (int, erro
 
 	// The answer cache shared across runs.
 	// With --simulate it is off unless --cache names one: simulated answers
-	// must never be served to a run against the real API.
+	// must never be served to a run against the real API ($CARDBATCH_CACHE,
+	// which names the real answers' cache, does not count).
 	var answers *cache.Cache
-	if !f.noCache && f.cacheTTL > 0 && (!f.simulate || f.cachePath != "") {
-		path := f.cachePath
-		if path == "" {
-			if path, err = cache.DefaultPath(); err != nil {
-				return exitUsage, err
-			}
-		}
-		if answers, err = openAnswerCache(ctx, path); err != nil {
-			return exitCodeOf(err), err
+	cacheAt, err := a.cacheTarget(f)
+	if err != nil {
+		return exitUsage, err
+	}
+	if !f.noCache && f.cacheTTL > 0 && (!f.simulate || f.cachePath != "" || f.cacheURLFile != "") {
+		var code int
+		if answers, code, err = a.openCache(ctx, f, cacheAt); err != nil {
+			return code, err
 		}
 		defer answers.Close()
 	}
@@ -423,7 +425,7 @@ func (a *app) run(ctx context.Context, f *runFlags, log *slog.Logger) (int, erro
 		CountRows: func(ctx context.Context) (int, error) { return sources.CountRows(ctx, srcOpts) }, OutputPath: f.output, Store: store, Key: key,
 		Caller: client, Settings: settings, Restart: f.restart, Shard: shard,
 		Rate: f.rate, Burst: f.burst, Concurrency: f.concurrency, Retries: f.retries,
-		RetryBase: f.retryBase, RetryMax: 16 * f.retryBase, NoLuhn: f.noLuhn, MaxCharged: f.maxCharged, MaskOutput: f.maskOutput,
+		RetryBase: f.retryBase, RetryMax: 16 * f.retryBase, Timeout: f.timeout, NoLuhn: f.noLuhn, MaxCharged: f.maxCharged, MaskOutput: f.maskOutput,
 		Price: f.price, Cache: answerCache, CacheTTL: f.cacheTTL, CacheNamespace: cacheNamespace,
 		Stop: stop, Logger: log, Progress: reporter,
 		CheckRow: sinkOpts.FitsRow, MaxWait: maxWaitOf(f.maxWait),

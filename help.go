@@ -253,7 +253,7 @@ func runCommand() *command {
 			{"Checkpoint and resume", []string{"checkpoint", "restart", "wait"}},
 			{"Pacing", []string{"rate", "burst", "concurrency", "retries", "retry-base", "timeout", "max-wait"}},
 			{"Spend", []string{"max-charged", "dry-run", "price"}},
-			{"Cache", []string{"cache", "no-cache", "cache-ttl"}},
+			{"Cache", []string{"cache", "cache-url-file", "cache-key-file", "no-cache", "cache-ttl"}},
 			{"Security", []string{"endpoint", "token-file", "encrypt-card", "encryption-key", "encryption-array"}},
 			{"Logging", []string{"q", "v", "log-level", "log-format", "no-progress", "progress-every", "cpuprofile"}},
 			{"Metrics", []string{"metrics-file", "metrics-push", "metrics-job", "metrics-label"}},

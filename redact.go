@@ -20,8 +20,8 @@ type redactor struct {
 // card number is not kept.
 func (r *redactor) keepPaths(paths ...string) {
 	for _, p := range paths {
-		if len(p) < 4 || strings.Trim(p, "./\\") == "" {
-			continue
+		if len(p) < 4 || strings.Trim(p, "./\\") == "" || strings.Contains(p, "://") {
+			continue // too short to tell from text, or a URL (it may hold a password)
 		}
 		if d := cardnum.Normalize(p); cardnum.Validate(d, true) == nil {
 			continue

@@ -1,17 +1,26 @@
 // Package cache is the answer cache shared across runs: a SQLite database
-// keyed by a keyed HMAC of the card number (never the card), holding final
-// answers ("0", "-1", "-3") and when they were obtained. Several runs may
-// share one cache at once: it is opened in WAL mode with a busy timeout and
-// every write is one short transaction.
+// (the embedded default) or a PostgreSQL database (a team's cache, see
+// OpenPostgres), keyed by a keyed HMAC of the card number (never the card),
+// holding final answers ("0", "-1", "-3") and when they were obtained.
 //
-// Writes are two-stage, because HMAC keys are random: inserting them one
-// batch at a time into the keyed table rewrites most of its pages on every
-// batch (quadratic I/O over a million-card run). Put appends answers to a
-// log table (rowid order: always the last page); Flush, Close and Open merge
-// the log into the keyed table in key order, in one transaction, so that
-// each page of it is written once per merge. Lookups read the keyed table:
-// a run's answers are found by other runs once it has flushed (at its end),
-// or, if it was killed, once the next run has opened the cache.
+// Several runs may share one cache at once, on one machine or many:
+//
+//   - Answers are written through: Put returns once the answer is
+//     committed (concurrent Puts share one short transaction). The
+//     pipeline puts an answer before it records the row in its checkpoint,
+//     so a killed run loses no answer it recorded: a call whose answer is
+//     not in the cache is still in the killed run's in-flight journal
+//     (counted in doubt).
+//   - Claims: before a run calls for a card it claims it (Acquire): a lease
+//     row naming the run (host, pid, start) that expires unless renewed.
+//     Another run that meets a live claim does not call; it waits for the
+//     answer, or takes the claim over once the lease has expired (its
+//     holder died). Storing the answer releases the claim in the same
+//     transaction, so a claim is never free while the answer is missing
+//     unless the call failed (Release) or the holder died.
+//
+// Lease expiry is measured by the database's clock, so runs on machines
+// whose clocks disagree still agree on when a claim expires.
 package cache
 
 import (
@@ -26,6 +35,7 @@ import (
 
 	"cardbatch/billing"
 	"cardbatch/internal/sqlitedb"
+	"cardbatch/runlock"
 )
 
 // Entry is one cached answer.
@@ -48,41 +58,22 @@ func Cacheable(result string) bool {
 	return false
 }
 
-// flushAt is how many queued answers make Put append them to the log.
-var flushAt = 4096
-
 // Cache is an open answer cache. Its methods are safe for concurrent use.
 type Cache struct {
-	db   *sql.DB
-	key  []byte
-	path string
+	db    *sql.DB
+	d     *dialect
+	key   []byte
+	name  string // the file, or the URL with its password masked
+	owner string // this process, as its claims name it
 
-	mu      sync.Mutex
-	pending []Entry
+	mu        sync.Mutex
+	gathering *batch     // answers waiting for the writer
+	wmu       sync.Mutex // one writer at a time
 
 	stmtOnce  sync.Once
 	batchStmt *sql.Stmt
 	stmtErr   error
 }
-
-const schema = `
-CREATE TABLE IF NOT EXISTS answers (
-	mac          BLOB PRIMARY KEY,
-	result       TEXT NOT NULL,
-	description  TEXT NOT NULL,
-	account_bank TEXT NOT NULL,
-	account_type INTEGER NOT NULL,
-	answered_at  INTEGER NOT NULL -- unix seconds
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS log (
-	mac          BLOB NOT NULL,
-	result       TEXT NOT NULL,
-	description  TEXT NOT NULL,
-	account_bank TEXT NOT NULL,
-	account_type INTEGER NOT NULL,
-	answered_at  INTEGER NOT NULL
-);
-`
 
 // DefaultPath is the cache in the user's cache folder
 // ($XDG_CACHE_HOME/cardbatch/answers.db or ~/.cache/cardbatch/answers.db).
@@ -113,10 +104,9 @@ func Open(ctx context.Context, path string) (*Cache, error) {
 	if err != nil {
 		return nil, fmt.Errorf("answer cache %s: %w", path, err)
 	}
-	c := &Cache{db: db, path: path}
-	if err := c.init(ctx); err != nil {
-		db.Close()
-		return nil, fmt.Errorf("answer cache %s: %w", path, err)
+	c, err := newCache(ctx, db, sqliteDialect, nil, path)
+	if err != nil {
+		return nil, err
 	}
 	if c.key, err = c.loadKey(ctx); err != nil {
 		db.Close()
@@ -125,24 +115,24 @@ func Open(ctx context.Context, path string) (*Cache, error) {
 	return c, nil
 }
 
-func (c *Cache) init(ctx context.Context) error {
-	// SQLite's default: the write-ahead log is copied into the database
-	// every 1,000 pages during the run, so little is left for the end.
-	if _, err := c.db.ExecContext(ctx, `PRAGMA wal_autocheckpoint = 1000`); err != nil {
-		return err
+// newCache sets up the schema of an open database and returns its cache;
+// it closes db when it fails.
+func newCache(ctx context.Context, db *sql.DB, d *dialect, key []byte, name string) (*Cache, error) {
+	me := runlock.Me(time.Now())
+	owner := fmt.Sprintf("process %d on host %s (started %s)", me.PID, me.Host, me.Started.UTC().Format(time.RFC3339Nano))
+	c := &Cache{db: db, d: d, key: key, name: name, owner: owner}
+	if err := d.migrate(ctx, db); err != nil {
+		db.Close()
+		return nil, c.wrap(err)
 	}
-	if _, err := c.db.ExecContext(ctx, schema); err != nil {
-		return err
-	}
-	// Answers a killed run appended but never merged.
-	return c.merge(ctx)
+	return c, nil
 }
 
 // Key returns the secret the cache's MACs are made with.
 func (c *Cache) Key() []byte { return c.key }
 
-// Path returns the cache's file name.
-func (c *Cache) Path() string { return c.path }
+// Path returns the cache's file name, or its URL with the password masked.
+func (c *Cache) Path() string { return c.name }
 
 // Get returns the cached answer for mac if it was obtained within maxAge
 // (GetMany for one MAC).
@@ -159,20 +149,28 @@ func (c *Cache) Get(ctx context.Context, mac []byte, maxAge time.Duration) (Entr
 // starts on an empty cache has nothing to look up: every card it would look
 // up is the first of its kind in that run.
 func (c *Cache) Empty(ctx context.Context) (bool, error) {
-	var exists int
-	err := c.db.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM answers)`).Scan(&exists)
+	var n int
+	err := c.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM (SELECT 1 FROM answers LIMIT 1) AS one`).Scan(&n)
 	if err != nil {
-		return false, fmt.Errorf("answer cache: %w", err)
+		return false, c.wrap(err)
 	}
-	return exists == 0, nil
+	return n == 0, nil
 }
 
 // GetManyBatch is the batch size whose query is prepared once.
 const GetManyBatch = 256
 
-func getManyQuery(n int) string {
-	return `SELECT mac, result, description, account_bank, account_type, answered_at FROM answers WHERE mac IN (?` +
-		strings.Repeat(", ?", n-1) + `)`
+func (c *Cache) getManyQuery(n int) string {
+	var b strings.Builder
+	b.WriteString(`SELECT mac, result, description, account_bank, account_type, answered_at FROM answers WHERE mac IN (`)
+	for i := 1; i <= n; i++ {
+		if i > 1 {
+			b.WriteString(", ")
+		}
+		fmt.Fprintf(&b, "$%d", i)
+	}
+	b.WriteString(")")
+	return c.d.q(b.String())
 }
 
 // GetMany looks up many MACs in one query and returns the answers obtained
@@ -189,127 +187,150 @@ func (c *Cache) GetMany(ctx context.Context, macs [][]byte, maxAge time.Duration
 	var rows *sql.Rows
 	var err error
 	if len(macs) == GetManyBatch {
-		c.stmtOnce.Do(func() { c.batchStmt, c.stmtErr = c.db.PrepareContext(ctx, getManyQuery(GetManyBatch)) })
+		c.stmtOnce.Do(func() { c.batchStmt, c.stmtErr = c.db.PrepareContext(ctx, c.getManyQuery(GetManyBatch)) })
 		if c.stmtErr != nil {
-			return nil, fmt.Errorf("answer cache: %w", c.stmtErr)
+			return nil, c.wrap(c.stmtErr)
 		}
 		rows, err = c.batchStmt.QueryContext(ctx, args...)
 	} else {
-		rows, err = c.db.QueryContext(ctx, getManyQuery(len(macs)), args...)
+		rows, err = c.db.QueryContext(ctx, c.getManyQuery(len(macs)), args...)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("answer cache: %w", err)
+		return nil, c.wrap(err)
 	}
 	defer rows.Close()
 	for rows.Next() {
-		var e Entry
-		var at int64
-		if err := rows.Scan(&e.MAC, &e.Result, &e.Description, &e.AccountBank, &e.AccountType, &at); err != nil {
-			return nil, fmt.Errorf("answer cache: %w", err)
+		e, err := scanEntry(rows)
+		if err != nil {
+			return nil, c.wrap(err)
 		}
-		e.At = time.Unix(at, 0)
-		if time.Since(e.At) <= maxAge && Cacheable(e.Result) {
+		if fresh(e, maxAge) {
 			hits[string(e.MAC)] = e
 		}
 	}
-	return hits, rows.Err()
+	return hits, c.wrap(rows.Err())
 }
 
-// Put queues an answer; it is stored by the next Flush (or appended to the
-// log when enough have queued). Answers that may not be cached are ignored.
+func scanEntry(rows interface{ Scan(...any) error }) (Entry, error) {
+	var e Entry
+	var at int64
+	err := rows.Scan(&e.MAC, &e.Result, &e.Description, &e.AccountBank, &e.AccountType, &at)
+	e.At = time.Unix(at, 0)
+	return e, err
+}
+
+func fresh(e Entry, maxAge time.Duration) bool {
+	return time.Since(e.At) <= maxAge && Cacheable(e.Result)
+}
+
+// Put stores an answer, with this run's claim on its card released in the
+// same transaction, and returns once it is committed: every run sharing
+// the cache finds it from then on. Concurrent Puts share transactions (a
+// group commit: one writer at a time writes every answer that gathered
+// while it waited). Answers that may not be cached are ignored.
 func (c *Cache) Put(ctx context.Context, e Entry) error {
 	if !Cacheable(e.Result) {
 		return nil
 	}
 	c.mu.Lock()
-	c.pending = append(c.pending, e)
-	full := len(c.pending) >= flushAt
+	if c.gathering == nil {
+		c.gathering = &batch{done: make(chan struct{})}
+	}
+	b := c.gathering
+	b.entries = append(b.entries, e)
 	c.mu.Unlock()
-	if full {
-		return c.appendLog(ctx)
-	}
-	return nil
+	c.commit(ctx, b)
+	return b.err
 }
 
-// Flush stores the queued answers: after it, lookups (of every opener) find
-// them. It also copies the write-ahead log into the database (a passive
-// checkpoint), the work SQLite would otherwise do when the cache is closed.
-func (c *Cache) Flush(ctx context.Context) error {
-	if err := c.appendLog(ctx); err != nil {
-		return err
-	}
-	if err := c.merge(ctx); err != nil {
-		return err
-	}
-	if _, err := c.db.ExecContext(ctx, `PRAGMA wal_checkpoint(PASSIVE)`); err != nil {
-		return fmt.Errorf("answer cache: %w", err)
-	}
-	return nil
+// batch is answers written in one transaction, and its outcome (set before
+// done is closed).
+type batch struct {
+	entries []Entry
+	done    chan struct{}
+	err     error
 }
 
-// appendLog appends the queued answers to the log in one transaction.
-func (c *Cache) appendLog(ctx context.Context) error {
+// commit writes b unless a concurrent commit already has; it returns once
+// b is written.
+func (c *Cache) commit(ctx context.Context, b *batch) {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	select {
+	case <-b.done:
+		return
+	default:
+	}
 	c.mu.Lock()
-	batch := c.pending
-	c.pending = nil
+	if c.gathering == b {
+		c.gathering = nil // later answers gather in a new batch
+	}
 	c.mu.Unlock()
-	if len(batch) == 0 {
+	b.err = c.store(ctx, b.entries)
+	close(b.done)
+}
+
+// Flush returns once every answer Put so far is stored (Put itself only
+// returns then: Flush is for callers that Put from other goroutines).
+func (c *Cache) Flush(ctx context.Context) error {
+	c.mu.Lock()
+	b := c.gathering
+	c.mu.Unlock()
+	if b == nil {
 		return nil
 	}
+	c.commit(ctx, b)
+	return b.err
+}
+
+// store writes answers in one transaction, in key order, and releases this
+// run's claims on their cards.
+func (c *Cache) store(ctx context.Context, batch []Entry) error {
 	tx, err := c.db.BeginTx(ctx, nil)
 	if err != nil {
-		return fmt.Errorf("answer cache: %w", err)
+		return c.wrap(err)
 	}
 	defer tx.Rollback()
-	st, err := tx.PrepareContext(ctx, `INSERT INTO log (mac, result, description, account_bank, account_type, answered_at)
-		VALUES (?, ?, ?, ?, ?, ?)`)
-	if err != nil {
-		return fmt.Errorf("answer cache: %w", err)
-	}
-	defer st.Close()
-	for _, e := range batch {
-		if _, err := st.ExecContext(ctx, e.MAC, e.Result, e.Description, e.AccountBank, e.AccountType, e.At.Unix()); err != nil {
-			return fmt.Errorf("answer cache: %w", err)
+	for _, e := range sortByMAC(batch) {
+		if _, err := tx.ExecContext(ctx, c.d.q(upsertAnswer), e.MAC, e.Result, e.Description, e.AccountBank, e.AccountType, e.At.Unix()); err != nil {
+			return c.wrap(err)
+		}
+		if _, err := tx.ExecContext(ctx, c.d.q(deleteClaim), e.MAC, c.owner); err != nil {
+			return c.wrap(err)
 		}
 	}
-	return tx.Commit()
+	return c.wrap(tx.Commit())
 }
 
-// merge moves the log into the keyed table, in key order, in one
-// transaction; of two answers for one card the newer is kept.
-func (c *Cache) merge(ctx context.Context) error {
-	tx, err := c.db.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("answer cache: %w", err)
-	}
-	defer tx.Rollback()
-	// "WHERE true" resolves SQLite's parsing ambiguity of INSERT ... SELECT
-	// ... ON CONFLICT.
-	if _, err := tx.ExecContext(ctx, `INSERT INTO answers (mac, result, description, account_bank, account_type, answered_at)
-		SELECT mac, result, description, account_bank, account_type, answered_at FROM log WHERE true ORDER BY mac, answered_at
-		ON CONFLICT(mac) DO UPDATE SET result = excluded.result,
-		description = excluded.description, account_bank = excluded.account_bank,
-		account_type = excluded.account_type, answered_at = excluded.answered_at
-		WHERE excluded.answered_at >= answers.answered_at`); err != nil {
-		return fmt.Errorf("answer cache: %w", err)
-	}
-	if _, err := tx.ExecContext(ctx, `DELETE FROM log`); err != nil {
-		return fmt.Errorf("answer cache: %w", err)
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("answer cache: %w", err)
-	}
-	return nil
-}
-
-// Close flushes and closes the cache.
+// Close stores the queued answers and closes the cache.
 func (c *Cache) Close() error {
 	err := c.Flush(context.Background())
+	if err == nil {
+		err = c.d.closing(c.db)
+	}
 	if c.batchStmt != nil {
 		c.batchStmt.Close()
 	}
 	if cerr := c.db.Close(); err == nil {
-		err = cerr
+		err = c.wrap(cerr)
 	}
 	return err
 }
+
+// wrap prefixes a database error with the cache's name (its password
+// masked) and masks the password wherever the error repeats it.
+func (c *Cache) wrap(err error) error {
+	if err == nil {
+		return nil
+	}
+	return &Error{msg: "answer cache " + c.name + ": " + c.d.mask(err.Error()), err: err}
+}
+
+// Error is a failure of the answer cache. Its text never holds a password.
+type Error struct {
+	msg string
+	err error
+}
+
+func (e *Error) Error() string { return e.msg }
+func (e *Error) Unwrap() error { return e.err }

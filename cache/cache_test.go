@@ -2,6 +2,7 @@ package cache
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"sync"
@@ -36,7 +37,7 @@ func TestCacheGetPutTTLAndModes(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	// Not visible to another opener before Flush, visible after.
+	// Visible to another opener after Flush.
 	if err := c.Flush(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -109,75 +110,160 @@ func TestCacheConcurrentWriters(t *testing.T) {
 	}
 }
 
-// TestLogMergedInKeyOrder: answers reach the keyed table through the log;
-// what a killed run left in the log is merged by the next Open; of two
-// answers for a card the newer one stays.
-func TestLogMergedInKeyOrder(t *testing.T) {
+// TestPutWritesThrough: once Put returns, another opener of the cache
+// finds the answer, without Flush or Close (the write-through a killed run
+// relies on); of two answers for a card the newer stays.
+func TestPutWritesThrough(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "answers.db")
-	defer func(n int) { flushAt = n }(flushAt)
-	flushAt = 10
-	c, err := Open(ctx, path)
+	writer, reader := openSQLite(t, path), openSQLite(t, path)
+	now := time.Now()
+	newer := Entry{MAC: mac(1), Result: "0", AccountBank: "new", At: now}
+	older := Entry{MAC: mac(1), Result: "-1", AccountBank: "old", At: now.Add(-time.Hour)}
+	for _, e := range []Entry{newer, older, {MAC: mac(2), Result: "-3", At: now}} {
+		if err := writer.Put(ctx, e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	hits := mustGet(t, reader, 2, mac(1), mac(2))
+	if e := hits[string(mac(1))]; e.AccountBank != "new" || e.Result != "0" {
+		t.Fatalf("card 1: %+v, want the newer answer", e)
+	}
+}
+
+// mustGet returns the answers c holds for macs, failing unless there are n.
+func mustGet(t *testing.T, c *Cache, n int, macs ...[]byte) map[string]Entry {
+	t.Helper()
+	hits, err := c.GetMany(context.Background(), macs, time.Hour)
+	if err != nil || len(hits) != n {
+		t.Fatalf("%d of %d answers visible to another opener without Flush (%v)", len(hits), n, err)
+	}
+	return hits
+}
+
+func mac(i int) []byte {
+	return []byte{byte(i >> 8), byte(i), 'm', 'a', 'c', '-', '0', '1', '2', '3', '4', '5', '6', '7', '8', '9'}
+}
+
+func openSQLite(t *testing.T, path string) *Cache {
+	t.Helper()
+	c, err := Open(context.Background(), path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	now := time.Now()
-	mac := func(i int) []byte {
-		return []byte{byte(i >> 8), byte(i), 'm', 'a', 'c', '-', '0', '1', '2', '3', '4', '5', '6', '7', '8', '9'}
-	}
-	for i := 0; i < 25; i++ {
-		if err := c.Put(ctx, Entry{MAC: mac(i), Result: "0", AccountBank: "old", At: now.Add(-time.Hour)}); err != nil {
-			t.Fatal(err)
+	t.Cleanup(func() {
+		if err := c.Close(); err != nil {
+			t.Error(err)
 		}
-	}
-	count := func(table string) (n int) {
-		t.Helper()
-		if err := c.db.QueryRow(`SELECT COUNT(*) FROM ` + table).Scan(&n); err != nil {
-			t.Fatal(err)
-		}
-		return n
-	}
-	// 20 appended (two full batches), 5 still queued; nothing keyed yet.
-	if l, a := count("log"), count("answers"); l != 20 || a != 0 {
-		t.Fatalf("log %d answers %d, want 20 and 0", l, a)
+	})
+	return c
+}
+
+// TestLegacyLogMerged: answers an earlier version left in its log (a
+// killed run) are merged by the next Open; of two answers the newer stays.
+func TestLegacyLogMerged(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "answers.db")
+	c := openSQLite(t, path)
+	now := time.Now().Unix()
+	if err := c.Put(ctx, Entry{MAC: mac(1), Result: "0", AccountBank: "stored", At: time.Unix(now-60, 0)}); err != nil {
+		t.Fatal(err)
 	}
 	if err := c.Flush(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if l, a := count("log"), count("answers"); l != 0 || a != 25 {
-		t.Fatalf("after Flush: log %d answers %d, want 0 and 25", l, a)
+	for _, r := range []struct {
+		i    int
+		bank string
+		at   int64
+	}{{1, "logged newer", now}, {2, "logged", now}, {1, "logged older", now - 3600}} {
+		if _, err := c.db.Exec(`INSERT INTO log VALUES (?, '0', '', ?, 1, ?)`, mac(r.i), r.bank, r.at); err != nil {
+			t.Fatal(err)
+		}
 	}
-	// Newer answers for cards 0..9 and an older one for card 10, then the
-	// process dies: appended, never merged.
-	c.Put(ctx, Entry{MAC: mac(10), Result: "-3", AccountBank: "older", At: now.Add(-2 * time.Hour)})
-	for i := 0; i < 9; i++ {
-		c.Put(ctx, Entry{MAC: mac(i), Result: "-1", AccountBank: "new", At: now})
+	hits := mustGet(t, openSQLite(t, path), 2, mac(1), mac(2))
+	if a, b := hits[string(mac(1))].AccountBank, hits[string(mac(2))].AccountBank; a != "logged newer" || b != "logged" {
+		t.Fatalf("after reopening: %q and %q, want \"logged newer\" and \"logged\"", a, b)
 	}
-	if count("log") != 10 {
-		t.Fatalf("log %d, want 10", count("log"))
-	}
-	c.db.Close() // killed: no Flush, no Close
+}
 
-	c2, err := Open(ctx, path)
-	if err != nil {
+// TestNewerSchemaRefused: a cache whose schema_version is newer than this
+// build's is refused, not misread.
+func TestNewerSchemaRefused(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "answers.db")
+	c := openSQLite(t, path)
+	if _, err := c.db.Exec(`UPDATE schema_version SET version = 2`); err != nil {
 		t.Fatal(err)
 	}
-	defer c2.Close()
-	macs := make([][]byte, 25)
-	for i := range macs {
-		macs[i] = mac(i)
+	if _, err := Open(context.Background(), path); !errors.Is(err, ErrNewerSchema) {
+		t.Fatalf("Open of a version-2 cache: %v, want ErrNewerSchema", err)
 	}
-	hits, err := c2.GetMany(ctx, macs, 24*time.Hour)
-	if err != nil || len(hits) != 25 {
-		t.Fatalf("%d hits, %v; want 25", len(hits), err)
+}
+
+// TestClaimsSQLite: the claim protocol, between two openers of one file.
+func TestClaimsSQLite(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "answers.db")
+	testClaims(t, openSQLite(t, path), openSQLite(t, path))
+}
+
+// testClaims checks the claim protocol between runs a and b sharing a cache.
+func testClaims(t *testing.T, a, b *Cache) {
+	ctx := context.Background()
+	a.owner, b.owner = "run A", "run B"
+	const lease, ttl = time.Minute, time.Hour
+	answer := func(i int, age time.Duration) Entry {
+		return Entry{MAC: mac(i), Result: "0", AccountBank: "bank", At: time.Now().Add(-age).Truncate(time.Second)}
 	}
-	for i := 0; i < 25; i++ {
-		want := "old"
-		if i < 9 {
-			want = "new"
+	acquire := func(c *Cache, i int, lease time.Duration) Claim {
+		t.Helper()
+		cl, err := c.Acquire(ctx, mac(i), lease, ttl)
+		if err != nil {
+			t.Fatal(err)
 		}
-		if e := hits[string(mac(i))]; e.AccountBank != want {
-			t.Errorf("card %d: %q (%s), want %q", i, e.AccountBank, e.Result, want)
+		return cl
+	}
+	store := func(c *Cache, e Entry) {
+		t.Helper()
+		if err := c.Put(ctx, e); err != nil {
+			t.Fatal(err)
 		}
+		if err := c.Flush(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tests := []struct {
+		name  string
+		setup func(i int) // run by a on card i before b acquires it
+		want  Claim       // what b gets (Answer compared by bank only)
+	}{
+		{"free card", func(int) {}, Claim{}},
+		{"live claim of a", func(i int) { acquire(a, i, lease) }, Claim{Holder: "run A"}},
+		{"renewed claim of a", func(i int) { acquire(a, i, lease); acquire(a, i, lease) }, Claim{Holder: "run A"}},
+		{"expired claim of a (a died): taken over", func(i int) { acquire(a, i, -time.Second) }, Claim{}},
+		{"released by a (its call failed)", func(i int) {
+			acquire(a, i, lease)
+			if err := a.Release(ctx, mac(i)); err != nil {
+				t.Fatal(err)
+			}
+		}, Claim{}},
+		{"answer stored by a releases its claim", func(i int) { acquire(a, i, lease); store(a, answer(i, 0)) },
+			Claim{Answered: true, Answer: Entry{AccountBank: "bank"}}},
+		{"answer older than the TTL: claimed again", func(i int) { store(a, answer(i, 2*time.Hour)) }, Claim{}},
+	}
+	for n, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			i := 100 + n
+			tc.setup(i)
+			got := acquire(b, i, lease)
+			if got.Answered != tc.want.Answered || got.Holder != tc.want.Holder || got.Answer.AccountBank != tc.want.Answer.AccountBank {
+				t.Fatalf("b's Acquire: %+v, want %+v", got, tc.want)
+			}
+			if got.Mine() {
+				// b holds it now: a meets b's claim.
+				if cl := acquire(a, i, lease); cl.Holder != "run B" {
+					t.Fatalf("a after b's claim: %+v, want held by run B", cl)
+				}
+			}
+		})
 	}
 }

@@ -44,7 +44,7 @@ const metaKeyCheck = "key_check"
 func (c *Cache) loadKey(ctx context.Context) ([]byte, error) {
 	tx, err := c.db.BeginTx(ctx, nil) // immediate: see sqlitedb.Open
 	if err != nil {
-		return nil, fmt.Errorf("answer cache %s: %w", c.path, err)
+		return nil, fmt.Errorf("answer cache %s: %w", c.name, err)
 	}
 	defer tx.Rollback()
 	key, err := c.keyIn(ctx, tx)
@@ -52,29 +52,29 @@ func (c *Cache) loadKey(ctx context.Context) ([]byte, error) {
 		return nil, err
 	}
 	if err := tx.Commit(); err != nil {
-		return nil, fmt.Errorf("answer cache %s: %w", c.path, err)
+		return nil, fmt.Errorf("answer cache %s: %w", c.name, err)
 	}
 	return key, nil
 }
 
 func (c *Cache) keyIn(ctx context.Context, tx *sql.Tx) ([]byte, error) {
 	if _, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)`); err != nil {
-		return nil, fmt.Errorf("answer cache %s: %w", c.path, err)
+		return nil, fmt.Errorf("answer cache %s: %w", c.name, err)
 	}
-	keyPath := c.path + ".key"
+	keyPath := c.name + ".key"
 	recorded, err := metaValue(ctx, tx, metaKeyCheck)
 	if err != nil {
-		return nil, fmt.Errorf("answer cache %s: %w", c.path, err)
+		return nil, fmt.Errorf("answer cache %s: %w", c.name, err)
 	}
 	var n int
 	err = tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM answers) OR EXISTS (SELECT 1 FROM log)`).Scan(&n)
 	if err != nil {
-		return nil, fmt.Errorf("answer cache %s: %w", c.path, err)
+		return nil, fmt.Errorf("answer cache %s: %w", c.name, err)
 	}
 	empty := n == 0
 	key, err := cardkey.LoadKey(keyPath, empty)
 	if errors.Is(err, fs.ErrNotExist) && !empty && os.Getenv(cardkey.KeyEnv) == "" {
-		return nil, &KeyError{Path: c.path, KeyPath: keyPath, Lost: true}
+		return nil, &KeyError{Path: c.name, KeyPath: keyPath, Lost: true}
 	}
 	if err != nil {
 		return nil, fmt.Errorf("answer cache key: %w", err)
@@ -84,13 +84,13 @@ func (c *Cache) keyIn(ctx context.Context, tx *sql.Tx) ([]byte, error) {
 	case recorded == check:
 		return key, nil
 	case recorded != "" && !empty:
-		return nil, &KeyError{Path: c.path, KeyPath: keyPath}
+		return nil, &KeyError{Path: c.name, KeyPath: keyPath}
 	}
 	// A new cache, an empty one, or one made before key checks were kept:
 	// its answers (if any) are taken to be under this key.
 	if _, err := tx.ExecContext(ctx, `INSERT INTO meta (key, value) VALUES (?, ?)
 		ON CONFLICT(key) DO UPDATE SET value = excluded.value`, metaKeyCheck, check); err != nil {
-		return nil, fmt.Errorf("answer cache %s: %w", c.path, err)
+		return nil, fmt.Errorf("answer cache %s: %w", c.name, err)
 	}
 	return key, nil
 }

@@ -48,10 +48,7 @@ func TestOpenRefusesALostOrForeignKey(t *testing.T) {
 				}
 			}
 			if strings.Contains(tc.name, "killed") {
-				if err := c.appendLog(ctx); err != nil {
-					t.Fatal(err)
-				}
-				c.db.Close() // killed: appended, never merged
+				c.db.Close() // killed: Put has committed the answer, nothing closed cleanly
 			} else if err := c.Close(); err != nil {
 				t.Fatal(err)
 			}

@@ -13,22 +13,41 @@ import (
 )
 
 // work is one worker of the pool: it calls for the rows it takes from jobs
-// until jobs is closed. Worker i owns journal slot i.
+// until jobs is closed (every row handed to the pool is settled), or
+// nothing is queued once a stage has failed, or ctx ends. Worker i owns
+// journal slot i.
 func (r *runner) work(ctx context.Context, i int, jobs <-chan *item) error {
 	sl := r.rec.Slot(i)
-	for it := range jobs {
+	for {
+		var it *item
+		var ok bool
+		select {
+		case it, ok = <-jobs:
+		case <-r.pool.failed:
+			select {
+			case it, ok = <-jobs:
+			default:
+			}
+		case <-ctx.Done():
+		}
 		if ctx.Err() != nil {
 			// Hard stop: the slot may hold a row whose call has no answer;
 			// it must stay in the journal.
 			return nil
 		}
+		if !ok {
+			return sl.End(context.WithoutCancel(ctx))
+		}
+		if !r.claim(it) {
+			continue // settled from the cache, or deferred
+		}
 		err := r.callRow(ctx, sl, it)
-		close(it.settled)
+		r.unclaim(ctx, it)
+		r.pool.settle(it)
 		if err != nil {
 			return err
 		}
 	}
-	return sl.End(context.WithoutCancel(ctx))
 }
 
 // rowCall is one row's calls: its record as it goes, and the last outcome.
@@ -89,6 +108,7 @@ func (c *rowCall) attempt(last bool) Verdict {
 		c.halted = "stopped at --max-charged before this row's next call"
 		return Verdict{}
 	}
+	r.renew(c.it)
 	// The row is in the in-flight journal before its call can leave.
 	if err := c.sl.Begin(c.ctx, c.it.rec.Idx); err != nil {
 		r.budget.release(false)
@@ -184,7 +204,10 @@ func (c *rowCall) record(out cardapi.Outcome, retry bool) error {
 	return nil
 }
 
-// cacheAnswer stores a final answer in the shared cache as it arrives.
+// cacheAnswer stores a final answer in the shared cache as it arrives,
+// before the row is recorded: a run killed in between has the row in its
+// in-flight journal (in doubt), so no recorded answer is missing from the
+// cache.
 func (r *runner) cacheAnswer(ctx context.Context, it *item, a cardapi.Answer) {
 	if r.cfg.Cache == nil || it.cacheMAC == nil || !cache.Cacheable(a.Result) {
 		return
@@ -193,6 +216,10 @@ func (r *runner) cacheAnswer(ctx context.Context, it *item, a cardapi.Answer) {
 		AccountBank: a.AccountBank, AccountType: a.AccountType, At: it.rec.At}
 	if err := r.cfg.Cache.Put(ctx, e); err != nil {
 		r.cfg.Logger.Warn("could not save an answer to the cache", "error", err)
+		return
+	}
+	if it.claim == claimHeld {
+		it.claim = claimStored // storing the answer releases the claim
 	}
 }
 

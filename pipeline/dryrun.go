@@ -107,6 +107,12 @@ type readOnlyCache struct{ AnswerCache }
 func (readOnlyCache) Put(context.Context, cache.Entry) error { return nil }
 func (readOnlyCache) Flush(context.Context) error            { return nil }
 
+// Acquire takes no claim: a dry run calls nobody.
+func (readOnlyCache) Acquire(context.Context, []byte, time.Duration, time.Duration) (cache.Claim, error) {
+	return cache.Claim{}, nil
+}
+func (readOnlyCache) Release(context.Context, []byte) error { return nil }
+
 // nopSink writes nothing.
 type nopSink struct{}
 

@@ -53,8 +53,10 @@ type Sink interface {
 
 // AnswerCache is the answer cache shared across runs. GetMany never
 // returns an answer older than maxAge (hits are keyed by string(mac)); Put
-// may queue, and Flush makes queued answers visible to other runs. All
-// methods are safe for concurrent use.
+// returns once the answer is stored (and this run's claim on the card
+// released), and Flush once every answer Put by other goroutines is. Acquire and
+// Release are the claims that make concurrent runs pay once per card
+// (claim.go). All methods are safe for concurrent use.
 type AnswerCache interface {
 	Key() []byte
 	// Empty reports whether the cache holds no answer: a run that starts on
@@ -64,6 +66,14 @@ type AnswerCache interface {
 	GetMany(ctx context.Context, macs [][]byte, maxAge time.Duration) (map[string]cache.Entry, error)
 	Put(ctx context.Context, e cache.Entry) error
 	Flush(ctx context.Context) error
+	// Acquire claims the card for this run for lease (or renews this run's
+	// claim), unless an answer younger than maxAge is stored (returned in
+	// the Claim, no claim held) or another run's claim is live (its holder
+	// is returned). It blocks for one short transaction.
+	Acquire(ctx context.Context, mac []byte, lease, maxAge time.Duration) (cache.Claim, error)
+	// Release drops this run's claim on the card (its call gave no answer
+	// to store).
+	Release(ctx context.Context, mac []byte) error
 }
 
 // Config is everything a run needs. The zero value of optional fields means
@@ -92,6 +102,7 @@ type Config struct {
 	Retries     int           // attempts after the first for retryable outcomes
 	RetryBase   time.Duration // first backoff; 0 = 1s (then 2s, 4s, ... plus jitter)
 	RetryMax    time.Duration // backoff cap; 0 = 16s
+	Timeout     time.Duration // the Caller's per-request timeout, for claims' leases; 0 = 30s
 	NoLuhn      bool          // send Luhn failures anyway
 	MaxCharged  int64         // stop before charged calls exceed this; < 0 = unlimited
 	MaskOutput  bool          // mask the card column in the output

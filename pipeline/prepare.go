@@ -44,7 +44,7 @@ func newPreparer(r *runner, done *checkpoint.Bitset, lookup bool) *preparer {
 // jobs when it returns. stopRead ends the read stage when the run stops
 // before the end of the input and the rest of it is not needed.
 func (p *preparer) run(ctx context.Context, in <-chan *item, ordered, jobs chan<- *item, stopRead func()) error {
-	defer close(jobs)
+	defer p.r.pool.done()
 	defer close(ordered)
 	for {
 		var it *item
@@ -163,11 +163,7 @@ func (p *preparer) flush(ctx context.Context, ordered, jobs chan<- *item) error 
 // dispatch settles it from the cache hits, or sends it to the pool.
 func (p *preparer) dispatch(ctx context.Context, it *item, hits map[string]cache.Entry, jobs chan<- *item) {
 	if e, ok := hits[string(it.cacheMAC)]; ok {
-		it.rec.State, it.rec.Result, it.rec.Description = checkpoint.Cached, e.Result, e.Description
-		it.rec.AccountBank, it.rec.AccountType = e.AccountBank, e.AccountType
-		it.rec.At = e.At
-		it.how = settledHere
-		p.r.stats.finished.Add(1)
+		p.r.settleCached(it, e)
 		return
 	}
 	if p.r.stopped() {
@@ -175,11 +171,12 @@ func (p *preparer) dispatch(ctx context.Context, it *item, hits map[string]cache
 		return
 	}
 	it.settled = make(chan struct{})
+	p.r.pool.add()
 	select {
 	case jobs <- it:
 	case <-ctx.Done():
 		it.how = settledUnsent
-		close(it.settled)
+		p.r.pool.settle(it)
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"time"
 
 	"cardbatch/checkpoint"
 	"cardbatch/sources"
@@ -25,6 +26,10 @@ type item struct {
 	settled chan struct{}
 	// cacheMAC is the card's key in the answer cache (nil when it is off).
 	cacheMAC []byte
+	// claim is where the row stands with its card's claim in the cache
+	// (claim.go), and claimedAt when the claim was last taken or renewed.
+	claim     claimKind
+	claimedAt time.Time
 }
 
 // settleKind says how a row was settled.

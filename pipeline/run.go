@@ -20,6 +20,7 @@ type runner struct {
 	pacer  *Pacer
 	budget *budget
 	stats  *Stats
+	pool   *pool // the workers' rows (claim.go)
 
 	// dctx ends when dispatch stops (a fatal answer, the budget, a graceful
 	// stop, or the run's end); calls in flight finish unless ctx ends.
@@ -92,7 +93,8 @@ func (r *runner) execute(ctx context.Context, src Source, sink Sink, p *preparer
 	}
 	rows := make(chan *item, 64)
 	ordered := make(chan *item, outputWindow)
-	jobs := make(chan *item, r.cfg.Concurrency)
+	r.pool = newPool(r.cfg.Concurrency, gctx.Done())
+	jobs := r.pool.jobs
 	c := newCollector(r.rec, sink, prior, r.stats)
 	g.Go(guard("read", func() error { return r.read(rctx, src, rows) }))
 	g.Go(guard("prepare", func() error { return p.run(gctx, rows, ordered, jobs, stopRead) }))
@@ -102,6 +104,7 @@ func (r *runner) execute(ctx context.Context, src Source, sink Sink, p *preparer
 		g.Go(guard("call", func() error { return r.work(ctx, i, jobs) }))
 	}
 	g.Go(guard("collect", func() error { return c.run(gctx, ordered) }))
+	g.Go(guard("defer", func() error { return r.deferrer(gctx) }))
 	if extra != nil {
 		g.Go(guard("check input", func() error { return extra(gctx) }))
 	}
