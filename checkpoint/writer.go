@@ -53,14 +53,14 @@ type op struct {
 // or journal write: a full disk, say) nothing more is written, and every
 // method, including those already waiting, returns that error at once.
 type Writer struct {
-	s        *Store
-	attempt  int
-	ops      chan op
-	done     chan struct{} // closed when the writer goroutine has stopped
-	failed   chan struct{} // closed when err is set
+	s       *Store
+	attempt int
+	ops     chan op
+	done    chan struct{} // closed when the writer goroutine has stopped
+	failed  chan struct{} // closed when err is set
 	// hurry asks the writer to commit what it holds now, rather than at the
 	// end of its linger: someone waits for a record to be durable.
-	hurry chan struct{}
+	hurry    chan struct{}
 	failOnce sync.Once
 	mu       sync.Mutex
 	err      error
