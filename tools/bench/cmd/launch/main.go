@@ -4,9 +4,11 @@
 //	launch RESULT.json ARGV...
 //
 // runs ARGV with this process's standard streams, working folder and
-// environment, waits for it, and writes its wall time, user and system CPU
-// time, peak RSS (ru_maxrss, KiB), exit code, and this launcher's own peak
-// RSS to RESULT.json. It exits 0 once RESULT.json is written.
+// environment, waits for it, and writes the wall-clock time it was started,
+// its wall time, user and system CPU time, peak RSS (ru_maxrss, KiB), exit
+// code, and this launcher's own peak RSS to RESULT.json. SIGINT and SIGTERM
+// sent to the launcher are passed on to the command. It exits 0 once
+// RESULT.json is written.
 //
 // Why a separate, minimal process: on Linux a child's ru_maxrss is at least
 // the peak RSS of the process that spawned it (at exec the kernel keeps the
@@ -22,6 +24,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"os/signal"
 	"strconv"
 	"strings"
 	"syscall"
@@ -30,6 +33,7 @@ import (
 
 // Result is what the launcher writes; benchtable reads the same fields.
 type Result struct {
+	StartUnixNS int64  `json:"start_unix_ns"` // just before the command was started
 	WallNS      int64  `json:"wall_ns"`
 	UserNS      int64  `json:"user_ns"`
 	SysNS       int64  `json:"sys_ns"`
@@ -49,9 +53,17 @@ func main() {
 	cmd := exec.Command(os.Args[2], os.Args[3:]...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
 	start := time.Now()
+	r.StartUnixNS = start.UnixNano()
 	err := cmd.Start()
 	if err == nil {
+		go func() {
+			for s := range sigs {
+				_ = cmd.Process.Signal(s)
+			}
+		}()
 		err = cmd.Wait()
 	}
 	r.WallNS = int64(time.Since(start))
