@@ -70,6 +70,9 @@ type Cache struct {
 	gathering *batch     // answers waiting for the writer
 	wmu       sync.Mutex // one writer at a time
 
+	stmtMu sync.Mutex
+	stmts  map[string]*sql.Stmt // see stmt
+
 	stmtOnce  sync.Once
 	batchStmt *sql.Stmt
 	stmtErr   error
@@ -291,11 +294,19 @@ func (c *Cache) store(ctx context.Context, batch []Entry) error {
 		return c.wrap(err)
 	}
 	defer tx.Rollback()
+	upsert, err := c.stmt(ctx, tx, upsertAnswer)
+	if err != nil {
+		return c.wrap(err)
+	}
+	unclaim, err := c.stmt(ctx, tx, deleteClaim)
+	if err != nil {
+		return c.wrap(err)
+	}
 	for _, e := range sortByMAC(batch) {
-		if _, err := tx.ExecContext(ctx, c.d.q(upsertAnswer), e.MAC, e.Result, e.Description, e.AccountBank, e.AccountType, e.At.Unix()); err != nil {
+		if _, err := upsert.ExecContext(ctx, e.MAC, e.Result, e.Description, e.AccountBank, e.AccountType, e.At.Unix()); err != nil {
 			return c.wrap(err)
 		}
-		if _, err := tx.ExecContext(ctx, c.d.q(deleteClaim), e.MAC, c.owner); err != nil {
+		if _, err := unclaim.ExecContext(ctx, e.MAC, c.owner); err != nil {
 			return c.wrap(err)
 		}
 	}
@@ -311,6 +322,7 @@ func (c *Cache) Close() error {
 	if c.batchStmt != nil {
 		c.batchStmt.Close()
 	}
+	c.closeStmts()
 	if cerr := c.db.Close(); err == nil {
 		err = c.wrap(cerr)
 	}

@@ -55,7 +55,11 @@ func (c *Cache) Acquire(ctx context.Context, mac []byte, lease, maxAge time.Dura
 	}
 	defer tx.Rollback()
 	var owner string
-	err = tx.QueryRowContext(ctx, c.d.q(claimCard), mac, c.owner, lease.Milliseconds()).Scan(&owner)
+	claim, err := c.stmt(ctx, tx, claimCard)
+	if err != nil {
+		return Claim{}, c.wrap(err)
+	}
+	err = claim.QueryRowContext(ctx, mac, c.owner, lease.Milliseconds()).Scan(&owner)
 	if errors.Is(err, sql.ErrNoRows) {
 		// PostgreSQL: the holder may have released it since; ask again later.
 		cl := Claim{Holder: "another run"}
@@ -67,7 +71,11 @@ func (c *Cache) Acquire(ctx context.Context, mac []byte, lease, maxAge time.Dura
 	if err != nil {
 		return Claim{}, c.wrap(err)
 	}
-	e, err := scanEntry(tx.QueryRowContext(ctx, c.d.q(oneAnswer), mac))
+	one, err := c.stmt(ctx, tx, oneAnswer)
+	if err != nil {
+		return Claim{}, c.wrap(err)
+	}
+	e, err := scanEntry(one.QueryRowContext(ctx, mac))
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return Claim{}, c.wrap(tx.Commit())
