@@ -49,6 +49,10 @@ const (
 // stores an answer and drops its claim together, a run that wins a claim
 // either finds the answer or knows that nobody stored one.
 func (c *Cache) Acquire(ctx context.Context, mac []byte, lease, maxAge time.Duration) (Claim, error) {
+	// One writer of this process at a time: writers of one process that
+	// met in SQLite's busy handler would sleep there, or fail "locked".
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
 	tx, err := c.db.BeginTx(ctx, nil)
 	if err != nil {
 		return Claim{}, c.wrap(err)
@@ -94,6 +98,8 @@ func (c *Cache) Acquire(ctx context.Context, mac []byte, lease, maxAge time.Dura
 // that is not cached): another run may then claim the card at once. It
 // does nothing when the claim is not this run's any more.
 func (c *Cache) Release(ctx context.Context, mac []byte) error {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
 	_, err := c.db.ExecContext(ctx, c.d.q(deleteClaim), mac, c.owner)
 	return c.wrap(err)
 }
