@@ -189,7 +189,7 @@ func startPushgateway(t *testing.T, args ...string) string {
 	addr := l.Addr().String()
 	l.Close()
 	var out bytes.Buffer
-	cmd := exec.Command(bin, append([]string{"--web.listen-address=" + addr}, args...)...)
+	cmd := exec.Command(bin, append([]string{"--web.listen-address=" + addr, "--persistence.file="}, args...)...)
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
