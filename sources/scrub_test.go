@@ -5,6 +5,8 @@ import (
 	"errors"
 	"strings"
 	"testing"
+
+	"github.com/xuri/excelize/v2"
 )
 
 // foldDigits keeps only the digits of s (ASCII and full-width, folded), so
@@ -65,5 +67,33 @@ func TestMessagesScrubCards(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// A note that names a sheet (the sheet read, a hidden one) shows no card
+// number, even when the sheet is named after one: every note is scrubbed.
+func TestSheetNamesInNotesScrubbed(t *testing.T) {
+	const named = "卡 6222.0202.0011.2233"
+	p := makeXLSX(t, "sheets.xlsx", func(f *excelize.File) {
+		must(t, f.SetSheetName("Sheet1", named))
+		must(t, f.SetSheetRow(named, "A1", &[]any{"name", "card"}))
+		must(t, f.SetSheetRow(named, "A2", &[]any{"Li", cardA}))
+		_, err := f.NewSheet("Other")
+		must(t, err)
+	})
+	in, err := Open(context.Background(), Options{Path: p, TmpDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Close()
+	named2 := false
+	for _, n := range in.Notes() {
+		if strings.Contains(foldDigits(n), "6222020200112233") {
+			t.Fatalf("a note shows the card in the sheet's name: %q", n)
+		}
+		named2 = named2 || strings.Contains(n, "卡 622202******2233")
+	}
+	if !named2 {
+		t.Fatalf("no note names the sheet (masked): %q", in.Notes())
 	}
 }
