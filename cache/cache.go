@@ -67,8 +67,9 @@ type Cache struct {
 	owner string // this process, as its claims name it
 
 	mu        sync.Mutex
-	gathering *batch     // answers waiting for the writer
-	wmu       sync.Mutex // one writer at a time
+	gathering *batch      // answers waiting for the writer
+	claiming  *claimBatch // claims waiting for the writer
+	wmu       sync.Mutex  // one writer at a time
 
 	stmtMu sync.Mutex
 	stmts  map[string]*sql.Stmt // see stmt

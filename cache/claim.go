@@ -49,28 +49,85 @@ const (
 // stores an answer and drops its claim together, a run that wins a claim
 // either finds the answer or knows that nobody stored one.
 func (c *Cache) Acquire(ctx context.Context, mac []byte, lease, maxAge time.Duration) (Claim, error) {
-	// One writer of this process at a time: writers of one process that
-	// met in SQLite's busy handler would sleep there, or fail "locked".
+	r := &claimReq{mac: mac, lease: lease, maxAge: maxAge}
+	c.mu.Lock()
+	if c.claiming == nil {
+		c.claiming = &claimBatch{done: make(chan struct{})}
+	}
+	b := c.claiming
+	b.reqs = append(b.reqs, r)
+	c.mu.Unlock()
+	c.claimAll(ctx, b)
+	return r.out, b.err
+}
+
+// claimReq is one Acquire waiting in a claimBatch, and its outcome.
+type claimReq struct {
+	mac           []byte
+	lease, maxAge time.Duration
+	out           Claim
+}
+
+// claimBatch is claims taken in one transaction, and its error (set before
+// done is closed). Concurrent Acquires share a transaction, as Puts do: one
+// writer at a time takes every claim that gathered while it waited.
+type claimBatch struct {
+	reqs []*claimReq
+	done chan struct{}
+	err  error
+}
+
+// claimAll takes b's claims unless a concurrent writer already has; it
+// returns once they are taken. One writer of this process at a time:
+// writers of one process that met in SQLite's busy handler would sleep
+// there, or fail "locked".
+func (c *Cache) claimAll(ctx context.Context, b *claimBatch) {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
+	select {
+	case <-b.done:
+		return
+	default:
+	}
+	c.mu.Lock()
+	if c.claiming == b {
+		c.claiming = nil // later claims gather in a new batch
+	}
+	c.mu.Unlock()
+	b.err = c.claimTx(context.WithoutCancel(ctx), b.reqs)
+	close(b.done)
+}
+
+// claimTx takes every claim of reqs in one transaction.
+func (c *Cache) claimTx(ctx context.Context, reqs []*claimReq) error {
 	tx, err := c.db.BeginTx(ctx, nil)
 	if err != nil {
-		return Claim{}, c.wrap(err)
+		return c.wrap(err)
 	}
 	defer tx.Rollback()
+	for _, r := range reqs {
+		if r.out, err = c.claimOne(ctx, tx, r); err != nil {
+			return err
+		}
+	}
+	return c.wrap(tx.Commit())
+}
+
+// claimOne is Acquire's work for one card inside tx.
+func (c *Cache) claimOne(ctx context.Context, tx *sql.Tx, r *claimReq) (Claim, error) {
 	var owner string
 	claim, err := c.stmt(ctx, tx, claimCard)
 	if err != nil {
 		return Claim{}, c.wrap(err)
 	}
-	err = claim.QueryRowContext(ctx, mac, c.owner, lease.Milliseconds()).Scan(&owner)
+	err = claim.QueryRowContext(ctx, r.mac, c.owner, r.lease.Milliseconds()).Scan(&owner)
 	if errors.Is(err, sql.ErrNoRows) {
-		// PostgreSQL: the holder may have released it since; ask again later.
+		// Another run's live claim (PostgreSQL: or one released since; ask again later).
 		cl := Claim{Holder: "another run"}
-		if err := tx.QueryRowContext(ctx, c.d.q(claimHolder), mac).Scan(&cl.Holder); err != nil && !errors.Is(err, sql.ErrNoRows) {
+		if err := tx.QueryRowContext(ctx, c.d.q(claimHolder), r.mac).Scan(&cl.Holder); err != nil && !errors.Is(err, sql.ErrNoRows) {
 			return Claim{}, c.wrap(err)
 		}
-		return cl, c.wrap(tx.Commit())
+		return cl, nil
 	}
 	if err != nil {
 		return Claim{}, c.wrap(err)
@@ -79,19 +136,19 @@ func (c *Cache) Acquire(ctx context.Context, mac []byte, lease, maxAge time.Dura
 	if err != nil {
 		return Claim{}, c.wrap(err)
 	}
-	e, err := scanEntry(one.QueryRowContext(ctx, mac))
+	e, err := scanEntry(one.QueryRowContext(ctx, r.mac))
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
-		return Claim{}, c.wrap(tx.Commit())
+		return Claim{}, nil
 	case err != nil:
 		return Claim{}, c.wrap(err)
-	case !fresh(e, maxAge):
-		return Claim{}, c.wrap(tx.Commit()) // expired: this run pays again
+	case !fresh(e, r.maxAge):
+		return Claim{}, nil // expired: this run pays again
 	}
-	if _, err := tx.ExecContext(ctx, c.d.q(deleteClaim), mac, c.owner); err != nil {
+	if _, err := tx.ExecContext(ctx, c.d.q(deleteClaim), r.mac, c.owner); err != nil {
 		return Claim{}, c.wrap(err)
 	}
-	return Claim{Answered: true, Answer: e}, c.wrap(tx.Commit())
+	return Claim{Answered: true, Answer: e}, nil
 }
 
 // Release drops this run's claim on mac (its call failed, or gave an answer
