@@ -66,17 +66,12 @@ type Cache struct {
 	name  string // the file, or the URL with its password masked
 	owner string // this process, as its claims name it
 
-	mu        sync.Mutex
-	gathering *batch      // answers waiting for the writer
-	claiming  *claimBatch // claims waiting for the writer
-	wmu       sync.Mutex  // one writer at a time
+	answers group[Entry]     // answers waiting for the writer
+	claims  group[*claimReq] // claims waiting for the writer
+	wmu     sync.Mutex       // one writer at a time
 
 	stmtMu sync.Mutex
-	stmts  map[string]*sql.Stmt // see stmt
-
-	stmtOnce  sync.Once
-	batchStmt *sql.Stmt
-	stmtErr   error
+	stmts  map[string]*sql.Stmt // see prepared
 }
 
 // DefaultPath is the cache in the user's cache folder
@@ -164,7 +159,7 @@ func (c *Cache) Empty(ctx context.Context) (bool, error) {
 // GetManyBatch is the batch size whose query is prepared once.
 const GetManyBatch = 256
 
-func (c *Cache) getManyQuery(n int) string {
+func getManyQuery(n int) string {
 	var b strings.Builder
 	b.WriteString(`SELECT mac, result, description, account_bank, account_type, answered_at FROM answers WHERE mac IN (`)
 	for i := 1; i <= n; i++ {
@@ -174,7 +169,7 @@ func (c *Cache) getManyQuery(n int) string {
 		fmt.Fprintf(&b, "$%d", i)
 	}
 	b.WriteString(")")
-	return c.d.q(b.String())
+	return b.String()
 }
 
 // GetMany looks up many MACs in one query and returns the answers obtained
@@ -191,13 +186,13 @@ func (c *Cache) GetMany(ctx context.Context, macs [][]byte, maxAge time.Duration
 	var rows *sql.Rows
 	var err error
 	if len(macs) == GetManyBatch {
-		c.stmtOnce.Do(func() { c.batchStmt, c.stmtErr = c.db.PrepareContext(ctx, c.getManyQuery(GetManyBatch)) })
-		if c.stmtErr != nil {
-			return nil, c.wrap(c.stmtErr)
+		st, perr := c.prepared(ctx, getManyQuery(GetManyBatch))
+		if perr != nil {
+			return nil, c.wrap(perr)
 		}
-		rows, err = c.batchStmt.QueryContext(ctx, args...)
+		rows, err = st.QueryContext(ctx, args...)
 	} else {
-		rows, err = c.db.QueryContext(ctx, c.getManyQuery(len(macs)), args...)
+		rows, err = c.db.QueryContext(ctx, c.d.q(getManyQuery(len(macs))), args...)
 	}
 	if err != nil {
 		return nil, c.wrap(err)
@@ -236,55 +231,18 @@ func (c *Cache) Put(ctx context.Context, e Entry) error {
 	if !Cacheable(e.Result) {
 		return nil
 	}
-	c.mu.Lock()
-	if c.gathering == nil {
-		c.gathering = &batch{done: make(chan struct{})}
-	}
-	b := c.gathering
-	b.entries = append(b.entries, e)
-	c.mu.Unlock()
-	c.commit(ctx, b)
-	return b.err
-}
-
-// batch is answers written in one transaction, and its outcome (set before
-// done is closed).
-type batch struct {
-	entries []Entry
-	done    chan struct{}
-	err     error
-}
-
-// commit writes b unless a concurrent commit already has; it returns once
-// b is written.
-func (c *Cache) commit(ctx context.Context, b *batch) {
-	c.wmu.Lock()
-	defer c.wmu.Unlock()
-	select {
-	case <-b.done:
-		return
-	default:
-	}
-	c.mu.Lock()
-	if c.gathering == b {
-		c.gathering = nil // later answers gather in a new batch
-	}
-	c.mu.Unlock()
-	b.err = c.store(ctx, b.entries)
-	close(b.done)
+	b := c.answers.join(e)
+	return c.answers.commit(&c.wmu, b, func(es []Entry) error { return c.store(ctx, es) })
 }
 
 // Flush returns once every answer Put so far is stored (Put itself only
 // returns then: Flush is for callers that Put from other goroutines).
 func (c *Cache) Flush(ctx context.Context) error {
-	c.mu.Lock()
-	b := c.gathering
-	c.mu.Unlock()
+	b := c.answers.pending()
 	if b == nil {
 		return nil
 	}
-	c.commit(ctx, b)
-	return b.err
+	return c.answers.commit(&c.wmu, b, func(es []Entry) error { return c.store(ctx, es) })
 }
 
 // store writes answers in one transaction, in key order, and releases this
@@ -319,9 +277,6 @@ func (c *Cache) Close() error {
 	err := c.Flush(context.Background())
 	if err == nil {
 		err = c.d.closing(c.db)
-	}
-	if c.batchStmt != nil {
-		c.batchStmt.Close()
 	}
 	c.closeStmts()
 	if cerr := c.db.Close(); err == nil {

@@ -50,52 +50,19 @@ const (
 // either finds the answer or knows that nobody stored one.
 func (c *Cache) Acquire(ctx context.Context, mac []byte, lease, maxAge time.Duration) (Claim, error) {
 	r := &claimReq{mac: mac, lease: lease, maxAge: maxAge}
-	c.mu.Lock()
-	if c.claiming == nil {
-		c.claiming = &claimBatch{done: make(chan struct{})}
-	}
-	b := c.claiming
-	b.reqs = append(b.reqs, r)
-	c.mu.Unlock()
-	c.claimAll(ctx, b)
-	return r.out, b.err
+	// Concurrent Acquires share a transaction, as Puts do.
+	b := c.claims.join(r)
+	err := c.claims.commit(&c.wmu, b, func(rs []*claimReq) error {
+		return c.claimTx(context.WithoutCancel(ctx), rs)
+	})
+	return r.out, err
 }
 
-// claimReq is one Acquire waiting in a claimBatch, and its outcome.
+// claimReq is one Acquire waiting for its transaction, and its outcome.
 type claimReq struct {
 	mac           []byte
 	lease, maxAge time.Duration
 	out           Claim
-}
-
-// claimBatch is claims taken in one transaction, and its error (set before
-// done is closed). Concurrent Acquires share a transaction, as Puts do: one
-// writer at a time takes every claim that gathered while it waited.
-type claimBatch struct {
-	reqs []*claimReq
-	done chan struct{}
-	err  error
-}
-
-// claimAll takes b's claims unless a concurrent writer already has; it
-// returns once they are taken. One writer of this process at a time:
-// writers of one process that met in SQLite's busy handler would sleep
-// there, or fail "locked".
-func (c *Cache) claimAll(ctx context.Context, b *claimBatch) {
-	c.wmu.Lock()
-	defer c.wmu.Unlock()
-	select {
-	case <-b.done:
-		return
-	default:
-	}
-	c.mu.Lock()
-	if c.claiming == b {
-		c.claiming = nil // later claims gather in a new batch
-	}
-	c.mu.Unlock()
-	b.err = c.claimTx(context.WithoutCancel(ctx), b.reqs)
-	close(b.done)
 }
 
 // claimTx takes every claim of reqs in one transaction.
