@@ -71,20 +71,8 @@ func fillCard(rng *rand.Rand, b []byte, from int) []byte {
 	for i := from; i < last; i++ {
 		b[i] = byte('0' + rng.IntN(10))
 	}
-	sum := 0
-	double := true // the digit left of the check digit is doubled
-	for i := last - 1; i >= 0; i-- {
-		d := int(b[i] - '0')
-		if double {
-			d *= 2
-			if d > 9 {
-				d -= 9
-			}
-		}
-		sum += d
-		double = !double
-	}
-	b[last] = byte('0' + (10-sum%10)%10)
+	// The digit left of the check digit is doubled.
+	b[last] = byte('0' + (10-luhnSum(string(b[:last]), true)%10)%10)
 	return b
 }
 

@@ -62,14 +62,20 @@ func validCard(card string) bool {
 	if n < minDigits || n > maxDigits {
 		return false
 	}
-	sum := 0
-	double := false
-	for i := n - 1; i >= 0; i-- {
-		c := card[i]
-		if c < '0' || c > '9' {
+	for i := 0; i < n; i++ {
+		if card[i] < '0' || card[i] > '9' {
 			return false
 		}
-		d := int(c - '0')
+	}
+	return luhnSum(card, false)%10 == 0
+}
+
+// luhnSum is the Luhn sum of the ASCII digits of s, from the right, the
+// rightmost one doubled when double is set (as when s lacks its check digit).
+func luhnSum(s string, double bool) int {
+	sum := 0
+	for i := len(s) - 1; i >= 0; i-- {
+		d := int(s[i] - '0')
 		if double {
 			d *= 2
 			if d > 9 {
@@ -79,5 +85,5 @@ func validCard(card string) bool {
 		sum += d
 		double = !double
 	}
-	return sum%10 == 0
+	return sum
 }
