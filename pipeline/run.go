@@ -4,7 +4,6 @@ import (
 	"cardbatch/cardnum"
 	"context"
 	"fmt"
-	"os"
 	"runtime/debug"
 	"sync"
 	"sync/atomic"
@@ -173,10 +172,6 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		cfg.Logger.Warn("an earlier run died with calls in flight: they may have been charged and will be re-sent",
 			"in_doubt", inDoubt)
 	}
-	if err := cfg.Store.SetMeta(ctx, RunningPIDKey, fmt.Sprint(os.Getpid())); err != nil {
-		return nil, fmt.Errorf("checkpoint: %w", err)
-	}
-	defer cfg.Store.SetMeta(context.WithoutCancel(ctx), RunningPIDKey, "")
 	res := &Result{InDoubtRecovered: inDoubt}
 	end := context.WithoutCancel(ctx)
 	out, err := runAttempt(ctx, &cfg, attempt, recorded, res)
@@ -229,7 +224,3 @@ func finish(ctx context.Context, cfg *Config, attempt int, res *Result, out *att
 	}
 	return nil
 }
-
-// RunningPIDKey names the checkpoint meta value that holds the process id
-// of the run in progress ("" when none).
-const RunningPIDKey = "running_pid"
